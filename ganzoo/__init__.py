@@ -1,0 +1,25 @@
+"""ganzoo: a plugin-based GAN zoo with one shared trainer and honest benchmarks.
+
+Public API (see docs/api.md):
+
+- ``hookimpl``: marker for plugin hook implementations (see docs/plugins.md)
+- ``Loss``, ``Recipe``, ``Dataset``, ``DatasetRequest``, ``GAN``: the plugin contract's value types
+- ``build(model, image_shape)``, ``list_models()``, ``train(...)``, ``resume(run_dir)``, ``TrainConfig``
+- ``get_registry()``: everything the loaded plugins registered
+"""
+
+__version__ = "0.1.0"
+
+from .hookspecs import hookimpl  # noqa: E402
+from .components import GAN, Dataset, DatasetRequest, Loss, Recipe  # noqa: E402
+from .errors import GanzooError  # noqa: E402
+from .registry import get_registry, reset_registry  # noqa: E402
+from .build import build, list_models  # noqa: E402
+from .config import TrainConfig  # noqa: E402
+from .data import load_dataset  # noqa: E402
+from .trainer import TrainResult, Trainer, resume, train  # noqa: E402
+
+__all__ = [
+    "GAN", "Dataset", "DatasetRequest", "GanzooError", "Loss", "Recipe", "TrainConfig", "TrainResult", "Trainer",
+    "build", "get_registry", "hookimpl", "list_models", "load_dataset", "reset_registry", "resume", "train",
+]

@@ -1,0 +1,234 @@
+"""The `ganzoo` command: run, list, plugins.
+
+Every user error ends as one line on stderr and exit code 2 (`--debug` shows the traceback instead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import GanzooError
+from .registry import KINDS, PLURALS, get_registry
+
+EPILOG = "Docs: docs/usage.md (commands), docs/plugins.md (writing plugins), docs/api.md (Python API)."
+
+
+class UsageError(GanzooError):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line naming the problem and the fix, exit code 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _number(kind: Callable, label: str, positive: bool = True, allow_zero: bool = False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}") from None
+        if isinstance(value, float) and value != value:
+            raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}")
+        if positive and (value < 0 or (value == 0 and not allow_zero)):
+            raise argparse.ArgumentTypeError(f"{label} must be {'non-negative' if allow_zero else 'positive'}, got {text!r}")
+        return value
+
+    parse.__name__ = label
+    return parse
+
+
+positive_int = _number(int, "value")
+
+
+def _add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", nargs="?", help="a registered model (see `ganzoo list models`)")
+    p.add_argument("--generator", help="use this registered generator instead of the recipe's")
+    p.add_argument("--discriminator", help="use this registered discriminator instead of the recipe's")
+    p.add_argument("--loss", help="use this registered loss instead of the recipe's")
+    p.add_argument("--dataset", default=None, help="a registered dataset, or folder:PATH (default: digits)")
+    p.add_argument("--data-dir", help="where dataset files are or are downloaded to (default ~/.cache/ganzoo/NAME)")
+    p.add_argument("--image-size", type=_number(int, "--image-size"), help="resize images to this square size")
+    p.add_argument("--steps", type=_number(int, "--steps"), help="generator updates (default: the recipe's)")
+    p.add_argument("--batch-size", type=_number(int, "--batch-size"), help="samples per batch (default: the recipe's)")
+    p.add_argument("--lr", type=_number(float, "--lr"), help="learning rate of both networks (default: the recipe's)")
+    p.add_argument("--n-critic", type=_number(int, "--n-critic"), help="discriminator updates per generator update")
+    p.add_argument("--latent-dim", type=_number(int, "--latent-dim"), help="noise dimension")
+    p.add_argument("--ema", dest="ema_decay", type=_number(float, "--ema", allow_zero=True),
+                   help="EMA decay of the generator, e.g. 0.999 (0 = off)")
+    p.add_argument("--seed", type=_number(int, "--seed", allow_zero=True), default=None, help="random seed (default 0)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
+                   help="auto: bf16 where supported, fp16 on CUDA without bf16, else fp32")
+    p.add_argument("--device", default=None, help="auto (cuda when present), cpu, cuda or cuda:N")
+    p.add_argument("--channels-last", choices=["auto", "on", "off"], default=None,
+                   help="channels-last memory format (auto: on for convolutional models)")
+    p.add_argument("--out", help="run folder (default runs/MODEL-TIME)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--sample-every", type=_number(int, "--sample-every"), help="write a sample grid every K steps")
+    p.add_argument("--log-every", type=_number(int, "--log-every"), default=None, help="log losses every K steps")
+    p.add_argument("--checkpoint-every", type=_number(int, "--checkpoint-every"), help="checkpoint every K steps")
+    p.add_argument("--on-nan", choices=["stop", "skip"], default=None,
+                   help="on non-finite losses: stop (keep the last good checkpoint) or skip that update")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="ganzoo", description="A plugin-based GAN zoo with one shared trainer.", epilog=EPILOG)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    run = sub.add_parser("run", help="train a model", description="Train a registered model (or a mix of components).")
+    _add_run_arguments(run)
+
+    lst = sub.add_parser("list", help="list registered models, components and datasets")
+    lst.add_argument("kind", nargs="?", choices=list(PLURALS.values()), help="only this kind")
+
+    sub.add_parser("plugins", help="show every plugin, its distribution and what it registered")
+    return parser
+
+
+# -- commands ------------------------------------------------------------------------------------------------------
+RUN_KEYS = ("model", "generator", "discriminator", "loss", "dataset", "data_dir", "image_size", "steps", "batch_size",
+            "lr", "n_critic", "latent_dim", "ema_decay", "seed", "precision", "device", "channels_last", "out",
+            "sample_every", "log_every", "checkpoint_every", "on_nan")
+
+
+def cmd_run(args, console: Console, err: Console) -> int:
+    from .config import TrainConfig
+    from .trainer import Trainer, resume
+
+    show = not args.quiet
+    if args.resume:
+        given = [k for k in RUN_KEYS if k != "steps" and getattr(args, k) is not None]
+        if given:
+            raise UsageError(f"--resume takes its settings from the run folder; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
+        result = resume(Path(args.resume), steps=args.steps, progress=show, console=err)
+    else:
+        settings = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
+        trainer = Trainer(TrainConfig(**settings), progress=show, console=err)
+        _problems_note(err)
+        result = trainer.fit()
+    if show:
+        console.print(summary_table(result))
+    else:
+        console.print(str(result.run_dir))
+    return 0
+
+
+def summary_table(result) -> Table:
+    cfg = result.config
+    hp = cfg["hyperparameters"]
+    table = Table(title=f"ganzoo run {cfg['model']}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    rows = [
+        ("components", ", ".join(f"{k}={v}" for k, v in cfg["components"].items())),
+        ("dataset", f"{cfg['dataset']['name']} {tuple(cfg['dataset']['shape'])} x {cfg['dataset']['size']:,}"),
+        ("device / precision", f"{cfg['device']} ({cfg['device_name']}) / {cfg['precision']}"
+                               f"{', channels_last' if cfg['channels_last'] else ''}"),
+        ("schedule", f"{result.step} steps, batch {hp['batch_size']}, n_critic {hp['n_critic']}, "
+                     f"lr G {hp['lr_g']:g} D {hp['lr_d']:g}, betas {tuple(hp['betas'])}"
+                     f"{', EMA ' + format(hp['ema_decay'], 'g') if hp['ema_decay'] else ''}"),
+    ]
+    m = result.last_metrics
+    if m:
+        rows.append(("final losses", f"D {m['loss_d']:.4f}  G {m['loss_g']:.4f}"))
+    rows.append(("throughput", f"{result.images_per_second:,.0f} real img/s over {result.seconds:.1f} s "
+                               f"(incl. sampling and checkpoints)"))
+    rows.append(("run folder", str(result.run_dir)))
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def _problems_note(err: Console) -> None:
+    for line in get_registry().problems():
+        err.print(f"[yellow]warning:[/] {line}", highlight=False)
+
+
+def cmd_list(args, console: Console, err: Console) -> int:
+    registry = get_registry()
+    singular = {plural: kind for kind, plural in PLURALS.items()}
+    kinds = [singular[args.kind]] if args.kind else list(KINDS)
+    for kind in kinds:
+        table = Table(title=PLURALS[kind], title_justify="left")
+        table.add_column("name", style="bold cyan")
+        table.add_column("description")
+        table.add_column("from")
+        for name in registry.names(kind):
+            entry = registry.entries[kind][name]
+            table.add_row(name, entry.description, f"{entry.distribution or entry.plugin}")
+        console.print(table)
+    _problems_note(err)
+    return 0
+
+
+def cmd_plugins(args, console: Console, err: Console) -> int:
+    registry = get_registry()
+    table = Table(title="ganzoo plugins (entry-point group 'ganzoo')", title_justify="left")
+    for col in ("plugin", "module", "distribution", "version", "registered", "status"):
+        table.add_column(col)
+    for info in sorted(registry.plugins.values(), key=lambda i: i.name):
+        by_kind: dict[str, list[str]] = {}
+        for kind, name in info.registered:
+            by_kind.setdefault(PLURALS[kind], []).append(name)
+        registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in by_kind.items()) or "-"
+        status = "[green]ok[/]" if info.ok else "[red]" + "; ".join(info.errors) + "[/]"
+        table.add_row(info.name, info.module, info.distribution or "-", info.version or "-", registered, status)
+    console.print(table)
+    selection = os.environ.get("GANZOO_PLUGINS")
+    if selection is not None:
+        console.print(f"GANZOO_PLUGINS={selection!r}: only these plugins were loaded")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        args = build_parser().parse_args(argv)
+        if args.version:
+            from . import __version__
+
+            console.print(f"ganzoo {__version__}")
+            return 0
+        if not args.command:
+            build_parser().print_help()
+            return 2
+        return COMMANDS[args.command](args, console, err)
+    except GanzooError as exc:
+        if debug:
+            traceback.print_exc()
+        err.print(f"[bold red]ganzoo: error:[/] {exc}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.print("ganzoo: interrupted", highlight=False)
+        return 130
+    except Exception as exc:  # a bug, not bad input: still one line unless --debug
+        if debug:
+            traceback.print_exc()
+        err.print(
+            f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,475 @@
+"""The one trainer every model runs on.
+
+Plugins provide networks and loss formulas; this module owns everything else: device and precision (autocast, and
+a gradient scaler for fp16), the n-critic schedule, the gradient penalty, EMA, sampling, logging, checkpoints and
+resuming. The hot loop never waits on the device: losses are accumulated as tensors and read every `log_every`
+steps.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from . import __version__
+from .build import build
+from .checkpoint import load_checkpoint, save_checkpoint
+from .components import GAN
+from .config import TrainConfig
+from .data import BatchSampler, load_dataset
+from .ema import EMA
+from .errors import CheckpointError, DivergenceError, GanzooError
+from .images import save_samples
+from .precision import Precision, resolve_device, resolve_precision
+from .registry import Registry, get_registry
+from .runfolder import RunFolder
+
+
+class Interrupted(GanzooError):
+    """SIGINT/SIGTERM arrived; the run saved a checkpoint and can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    gan: GAN
+    config: dict[str, Any]
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+
+
+def _has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
+
+
+def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Fused Adam where this torch build has it for the device (one kernel for all parameters), else foreach."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+
+class Trainer:
+    """Builds a run from a TrainConfig (or resumes one from its folder) and trains it."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        registry: Optional[Registry] = None,
+        resume: Optional[Path] = None,
+        console: Any = None,
+        progress: bool = True,
+    ):
+        self.config = config.validate()
+        self.registry = registry or get_registry()
+        self.console = console
+        self.show_progress = progress
+        self.device = resolve_device(config.device)
+        self.precision = Precision(self.device, resolve_precision(config.precision, self.device))
+        self._stop_requested: Optional[str] = None
+        self._setup()
+        self.start_step = 0
+        if resume is not None:
+            self._restore(load_checkpoint(self.run.checkpoint))
+
+    # -- setup ---------------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self.dataset = load_dataset(
+            cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, registry=self.registry
+        )
+        self.gan = build(
+            cfg.model,
+            self.dataset.shape,
+            generator=cfg.generator,
+            discriminator=cfg.discriminator,
+            loss=cfg.loss,
+            latent_dim=cfg.latent_dim,
+            registry=self.registry,
+        )
+        recipe = self.gan.recipe
+        # Resolve every default now, so config.json repeats the run exactly.
+        cfg.steps = cfg.steps or recipe.steps
+        cfg.batch_size = cfg.batch_size or recipe.batch_size
+        cfg.n_critic = cfg.n_critic or recipe.n_critic
+        cfg.latent_dim = self.gan.latent_dim
+        if cfg.ema_decay is None:
+            cfg.ema_decay = recipe.ema_decay or 0.0
+        cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
+        cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
+        self.lr_g = cfg.lr or recipe.lr_g
+        self.lr_d = cfg.lr or recipe.lr_d
+        self.betas = tuple(recipe.betas)
+
+        G, D = self.gan.generator, self.gan.discriminator
+        conv = _has_conv(G) or _has_conv(D)
+        self.channels_last = self.dataset.kind == "image" and (
+            cfg.channels_last == "on" or (cfg.channels_last == "auto" and conv)
+        )
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        G.to(self.device, memory_format=memory_format).train()
+        D.to(self.device, memory_format=memory_format).train()
+        data = self.dataset.data.to(self.device)
+        if self.channels_last:
+            data = data.contiguous(memory_format=torch.channels_last)
+        self.sampler = BatchSampler(data, cfg.batch_size, seed=cfg.seed + 1)
+        self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
+        fixed = torch.Generator(device=self.device).manual_seed(cfg.seed + 3)
+        n_fixed = 2500 if self.dataset.kind == "vector" else 64
+        self.fixed_noise = torch.randn(n_fixed, self.gan.latent_dim, generator=fixed, device=self.device)
+
+        self.opt_g = make_adam(G.parameters(), self.lr_g, self.betas, self.device)
+        self.opt_d = make_adam(D.parameters(), self.lr_d, self.betas, self.device)
+        self.scaler_g = self.precision.make_scaler()
+        self.scaler_d = self.precision.make_scaler()
+        self.ema = EMA(G, cfg.ema_decay) if cfg.ema_decay else None
+
+        out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        cfg.out = str(out)
+        self.run = RunFolder(out)
+        self._zero = torch.zeros((), device=self.device)
+        self._reset_accumulators()
+
+    def describe(self) -> dict[str, Any]:
+        """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
+        return {
+            "ganzoo_version": __version__,
+            "train": self.config.to_dict(),
+            "model": self.gan.name,
+            "components": self.gan.components,
+            "recipe": {k: (dict(v) if isinstance(v, dict) or hasattr(v, "items") else v)
+                       for k, v in asdict(self.gan.recipe).items()},
+            "hyperparameters": {"lr_g": self.lr_g, "lr_d": self.lr_d, "betas": list(self.betas),
+                                "n_critic": self.config.n_critic, "batch_size": self.config.batch_size,
+                                "latent_dim": self.gan.latent_dim, "ema_decay": self.config.ema_decay},
+            "dataset": {"name": self.dataset.name, "shape": list(self.dataset.shape),
+                        "size": int(self.dataset.data.shape[0])},
+            "device": str(self.device),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "precision": self.precision.name,
+            "channels_last": self.channels_last,
+            "torch": torch.__version__,
+            "plugins": self.registry.distributions(),
+            "world_size": 1,
+        }
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def state_dict(self, step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            "generator": self.gan.generator.state_dict(),
+            "discriminator": self.gan.discriminator.state_dict(),
+            "ema": self.ema.state_dict() if self.ema else None,
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "noise": self.noise.get_state(),
+            },
+            "model": self.gan.name,
+            "components": dict(self.gan.components),
+        }
+
+    def save_checkpoint(self, step: int) -> Path:
+        save_checkpoint(self.state_dict(step), self.run.checkpoint)
+        return self.run.checkpoint
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        try:
+            self.gan.generator.load_state_dict(state["generator"])
+            self.gan.discriminator.load_state_dict(state["discriminator"])
+            if self.ema is not None:
+                if state.get("ema") is None:
+                    raise KeyError("ema")
+                self.ema.load_state_dict(state["ema"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+            self.scaler_g.load_state_dict(state["scaler_g"])
+            self.scaler_d.load_state_dict(state["scaler_d"])
+            self.sampler.load_state_dict(state["sampler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if torch.cuda.is_available() and state["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            self.noise.set_state(state["rng"]["noise"])
+            self.start_step = int(state["step"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(
+                f"checkpoint {self.run.checkpoint} does not match this run's model or settings ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:120]}); resume with the config it was saved with"
+            ) from None
+
+    # -- one training step ---------------------------------------------------------------------------------------
+    def _z(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.gan.latent_dim, generator=self.noise, device=self.device)
+
+    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates (Gulrajani et al. 2017).
+
+        Follows PyTorch's AMP recipe for gradient penalties: the penalty's own gradient is taken of the *scaled*
+        output (so fp16 does not underflow), then unscaled before the norm, which is computed in fp32.
+        """
+        shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+        alpha = torch.rand(shape, generator=self.noise, device=self.device)
+        x_hat = torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
+        with self.precision.autocast():
+            scores = self.gan.discriminator(x_hat)
+        out = scores.float().sum()
+        scaled = self.scaler_d.is_enabled()
+        if scaled:
+            out = self.scaler_d.scale(out)
+        (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
+        grad = grad.float()
+        if scaled:
+            grad = grad / self.scaler_d.scale(torch.ones((), device=self.device))
+        norm = grad.flatten(1).norm(2, dim=1)
+        return ((norm - self.gan.loss.gradient_penalty_target) ** 2).mean()
+
+    def train_step(self) -> None:
+        """n_critic discriminator updates, then one generator update on the last critic step's fakes."""
+        G, D, loss = self.gan.generator, self.gan.discriminator, self.gan.loss
+        n_critic = self.config.n_critic
+        skip_bad = self.config.on_nan == "skip"
+        gp_weight = float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0)
+        fake = None
+        for i in range(n_critic):
+            real = self.sampler.next()
+            z = self._z(real.shape[0])
+            last = i == n_critic - 1
+            with self.precision.autocast():
+                if last:
+                    fake = G(z)  # keep the graph: the generator step reuses these samples
+                else:
+                    with torch.no_grad():
+                        fake = G(z)
+                real_scores = D(real).float().reshape(-1)
+                fake_scores = D(fake.detach()).float().reshape(-1)
+            loss_d = loss.discriminator_loss(real_scores, fake_scores)
+            if gp_weight:
+                loss_d = loss_d + gp_weight * self.gradient_penalty(real, fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            if skip_bad and not bool(torch.isfinite(loss_d)):
+                self.skipped += 1
+                continue
+            self.scaler_d.scale(loss_d).backward()
+            self.scaler_d.step(self.opt_d)
+            self.scaler_d.update()
+            self._acc_d += loss_d.detach()
+            self._n_d += 1
+
+        # Generator step: D's weights need no gradients here, only its input does.
+        D.requires_grad_(False)
+        try:
+            with self.precision.autocast():
+                scores = D(fake).float().reshape(-1)
+            loss_g = loss.generator_loss(scores)
+            self.opt_g.zero_grad(set_to_none=True)
+            if skip_bad and not bool(torch.isfinite(loss_g)):
+                self.skipped += 1
+            else:
+                self.scaler_g.scale(loss_g).backward()
+                self.scaler_g.step(self.opt_g)
+                self.scaler_g.update()
+                self._acc_g += loss_g.detach()
+                self._n_g += 1
+        finally:
+            D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(G)
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def _reset_accumulators(self) -> None:
+        self._acc_d = self._zero.clone()
+        self._acc_g = self._zero.clone()
+        self._n_d = self._n_g = 0
+        self.skipped = 0
+
+    def _log(self, step: int, images: int, seconds: float) -> dict[str, Any]:
+        loss_d = (self._acc_d / max(self._n_d, 1)).item()
+        loss_g = (self._acc_g / max(self._n_g, 1)).item()
+        record = {
+            "step": step,
+            "loss_d": loss_d,
+            "loss_g": loss_g,
+            "img_per_s": images / seconds if seconds > 0 else None,
+            "time": time.time(),
+        }
+        if self.skipped:
+            record["skipped_updates"] = self.skipped
+        self.run.append_metrics(record)
+        self._reset_accumulators()
+        return record
+
+    def _check_finite(self, step: int, record: dict[str, Any], last_good: int) -> None:
+        bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
+        if not bad:
+            bad = [name for name, net in (("generator", self.gan.generator), ("discriminator", self.gan.discriminator))
+                   if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
+        if bad and (self.config.on_nan == "stop" or bad[0] in ("generator", "discriminator")):
+            raise DivergenceError(
+                f"training diverged by step {step}: {', '.join(bad)} became non-finite; the last good checkpoint "
+                f"(step {last_good}) is kept in {self.run.path}; lower --lr, try --precision fp32, or use "
+                f"--on-nan skip"
+            )
+
+    def sample(self, n: Optional[int] = None) -> torch.Tensor:
+        """Samples from the fixed noise (EMA generator when there is one), as float32 on the CPU."""
+        net = self.ema.shadow if self.ema is not None else self.gan.generator
+        z = self.fixed_noise if n is None else self._z(n)
+        was_training = net.training
+        net.eval()
+        with torch.no_grad(), self.precision.autocast():
+            out = net(z)
+        net.train(was_training)
+        return out.float().cpu()
+
+    def save_sample_grid(self, step: int) -> Path:
+        samples = self.sample()
+        real = centers = None
+        if self.dataset.kind == "vector":
+            real = self.dataset.data[:2500]
+            centers = self.dataset.centers
+        return save_samples(samples, self.run.samples / f"step_{step:07d}.png", real=real, centers=centers)
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            self._stop_requested = signal.Signals(signum).name
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def fit(self) -> TrainResult:
+        cfg = self.config
+        self.run.create()
+        if self.start_step == 0:
+            self.run.write_config(self.describe())
+        else:
+            self.run.truncate_metrics_after(self.start_step)
+        previous_handlers = self._install_signal_handlers()
+        progress = self._make_progress()
+        images_per_step = cfg.batch_size * cfg.n_critic
+        last_good = self.start_step
+        record: dict[str, Any] = {}
+        t_start = t_last = time.perf_counter()
+        last_logged = self.start_step
+        step = self.start_step
+        try:
+            if progress is not None:
+                progress.start()
+                task = progress.add_task(self.gan.name, total=cfg.steps, completed=self.start_step, stats="")
+            for step in range(self.start_step + 1, cfg.steps + 1):
+                self.train_step()
+                if step % cfg.log_every == 0 or step == cfg.steps or self._stop_requested:
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    now = time.perf_counter()
+                    record = self._log(step, images_per_step * (step - last_logged), now - t_last)
+                    t_last, last_logged = now, step
+                    self._check_finite(step, record, last_good)
+                    if progress is not None:
+                        progress.update(task, completed=step, stats=(
+                            f"D {record['loss_d']:.3f}  G {record['loss_g']:.3f}  {record['img_per_s'] or 0:,.0f} img/s"))
+                if step % cfg.sample_every == 0:
+                    self.save_sample_grid(step)
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or self._stop_requested:
+                    if not record or record.get("step") != step:
+                        record = self._log(step, images_per_step * (step - last_logged), time.perf_counter() - t_last)
+                        t_last, last_logged = time.perf_counter(), step
+                        self._check_finite(step, record, last_good)
+                    self.save_checkpoint(step)
+                    last_good = step
+                if self._stop_requested:
+                    raise Interrupted(
+                        f"stopped by {self._stop_requested} at step {step}; checkpoint saved, continue with "
+                        f"`ganzoo run --resume {self.run.path}`"
+                    )
+        finally:
+            if progress is not None:
+                progress.stop()
+            for sig, old in previous_handlers.items():
+                signal.signal(sig, old)
+        if cfg.steps % cfg.sample_every:
+            self.save_sample_grid(step)
+        seconds = time.perf_counter() - t_start
+        done = max(step - self.start_step, 0)
+        return TrainResult(
+            run_dir=self.run.path,
+            step=step,
+            gan=self.gan,
+            config=self.describe(),
+            last_metrics=record,
+            seconds=seconds,
+            images_per_second=images_per_step * done / seconds if seconds > 0 else 0.0,
+        )
+
+    def _make_progress(self):
+        if not self.show_progress:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[stats]}"),
+            console=self.console,
+        )
+
+
+def train(config: Optional[TrainConfig] = None, *, progress: bool = False, registry: Optional[Registry] = None,
+          **settings: Any) -> TrainResult:
+    """Train a model from Python: ``ganzoo.train(model="vanilla", steps=500, out="runs/demo")``."""
+    if config is None:
+        config = TrainConfig(**settings)
+    elif settings:
+        raise TypeError("pass either a TrainConfig or keyword settings, not both")
+    return Trainer(config, registry=registry, progress=progress).fit()
+
+
+def resume(run_dir: Path, *, steps: Optional[int] = None, progress: bool = False,
+           registry: Optional[Registry] = None, console: Any = None) -> TrainResult:
+    """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count."""
+    run = RunFolder(Path(run_dir))
+    saved = run.read_config()
+    config = TrainConfig.from_dict(saved["train"])
+    config.out = str(run.path)
+    if steps is not None:
+        config.steps = steps
+    if not run.checkpoint.exists():
+        raise CheckpointError(f"{run.path} has no {run.checkpoint.name}; the run stopped before its first checkpoint")
+    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console)
+    if trainer.start_step >= config.steps:
+        raise GanzooError(
+            f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger than that to continue"
+        )
+    if steps is not None:
+        described = trainer.describe()
+        trainer.run.write_config({**saved, "train": described["train"]})
+    return trainer.fit()

@@ -1,0 +1,263 @@
+"""Built-in datasets: digits (no download), 2-D Gaussian mixtures, MNIST, Fashion-MNIST, CIFAR-10, image folders.
+
+Image datasets come back as float32 ``(N, C, H, W)`` tensors in [-1, 1]; mixtures as ``(N, 2)`` points with their
+centres and standard deviation, for the mode-coverage metrics.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import ganzoo
+from ganzoo.download import fetch
+from ganzoo.errors import DataError
+
+MIXTURE_SAMPLES = 100_000
+
+
+# -- digits ------------------------------------------------------------------------------------------------------
+def load_digits(request):
+    """scikit-learn's bundled 1,797 8x8 handwritten digits (UCI), 17 grey levels scaled to [-1, 1]."""
+    from sklearn.datasets import load_digits as sk_load_digits
+
+    bunch = sk_load_digits()
+    images = torch.from_numpy(bunch.images.astype(np.float32)).unsqueeze(1) / 8.0 - 1.0  # 0..16 -> -1..1
+    images = _maybe_resize(images, request.image_size)
+    return ganzoo.Dataset("digits", images, labels=torch.from_numpy(bunch.target).long(),
+                          description="8x8 handwritten digits bundled with scikit-learn")
+
+
+# -- 2-D Gaussian mixtures -----------------------------------------------------------------------------------------
+def ring8_centers():
+    """8 modes evenly spaced on the unit circle at angles 2*pi*k/8, k = 0..7 (Metz et al. 2017; Lin et al. 2018).
+
+    Note that ``linspace(0, 2*pi, 8)`` would repeat a centre and leave only 7 distinct modes.
+    """
+    angles = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+    return torch.stack([angles.cos(), angles.sin()], dim=1).float()
+
+
+def grid25_centers():
+    """25 modes on the grid (-4, -2, 0, 2, 4)^2 (Srivastava et al. 2017 VEEGAN; Lin et al. 2018 PacGAN)."""
+    axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+    return torch.cartesian_prod(axis, axis)
+
+
+def _mixture(name, centers, std, seed, description):
+    g = torch.Generator().manual_seed(seed)
+    which = torch.randint(len(centers), (MIXTURE_SAMPLES,), generator=g)
+    points = centers[which] + std * torch.randn(MIXTURE_SAMPLES, 2, generator=g)
+    return ganzoo.Dataset(name, points, labels=which, centers=centers, std=std, description=description)
+
+
+def load_ring8(request):
+    """Ring of 8 Gaussians, radius 1, std 0.01 (PacGAN, Lin et al. 2018)."""
+    return _mixture("ring8", ring8_centers(), 0.01, request.seed, "8 Gaussians on a unit ring, std 0.01")
+
+
+def load_grid25(request):
+    """Grid of 25 Gaussians at (-4..4 step 2)^2, std 0.05 (VEEGAN, Srivastava et al. 2017; PacGAN)."""
+    return _mixture("grid25", grid25_centers(), 0.05, request.seed, "5x5 grid of Gaussians, std 0.05")
+
+
+# -- IDX files (MNIST, Fashion-MNIST) ------------------------------------------------------------------------------
+IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+MNIST_FILES = {
+    # SHA-256 sums of the canonical archives, as published by the mirrors that host them.
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        {
+            "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+            "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        },
+    ),
+    "fashion-mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        {
+            "train-images-idx3-ubyte.gz": "08dc20ab1689590a0bcd66e874647b6ee8464e2d501b5a3f1f78831db19a3fdc",
+            "train-labels-idx1-ubyte.gz": "b0197879cbda89f3dc7b894f9fd52b858e68ea4182b6947c9d8c2b67e5f18dcc",
+        },
+    ),
+}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzipped), checking its header against its size."""
+    try:
+        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"cannot read {path}: {exc}; delete it so it is downloaded again") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
+        raise DataError(f"{path} is not an IDX file (bad magic number); delete it so it is downloaded again")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated inside its header; delete it so it is downloaded again")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(IDX_TYPES[raw[2]])
+    expected = header + math.prod(dims) * dtype.itemsize
+    if len(raw) != expected:
+        raise DataError(
+            f"{path} holds {len(raw)} bytes but its header promises {expected} {dims}; the file is truncated or "
+            f"corrupt, delete it so it is downloaded again"
+        )
+    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+
+
+def _find(directory: Path, stem: str):
+    for candidate in (directory / stem, directory / (stem + ".gz")):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _load_idx_dataset(request, name):
+    base_url, files = MNIST_FILES[name]
+    directory = Path(request.data_dir)
+    paths = {}
+    for filename, sha in files.items():
+        stem = filename.removesuffix(".gz")
+        found = _find(directory, stem)
+        if found is None:
+            if not request.download:
+                raise DataError(f"{name}: {stem}(.gz) not found in {directory}; put the files there or allow downloads")
+            found = fetch(base_url + filename, directory / filename, sha)
+        paths[stem] = found
+    images = read_idx(paths["train-images-idx3-ubyte"])
+    labels = read_idx(paths["train-labels-idx1-ubyte"])
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{name}: images {images.shape} and labels {labels.shape} do not match; the files are corrupt")
+    tensor = torch.from_numpy(images.astype(np.float32)).unsqueeze(1) / 127.5 - 1.0
+    tensor = _maybe_resize(tensor, request.image_size)
+    return ganzoo.Dataset(name, tensor, labels=torch.from_numpy(labels.astype(np.int64)),
+                          description=f"{name} training split, 28x28 grey")
+
+
+def load_mnist(request):
+    """MNIST training split (LeCun et al. 1998), IDX files from --data-dir or downloaded and checked."""
+    return _load_idx_dataset(request, "mnist")
+
+
+def load_fashion_mnist(request):
+    """Fashion-MNIST training split (Xiao et al. 2017), IDX files from --data-dir or downloaded and checked."""
+    return _load_idx_dataset(request, "fashion-mnist")
+
+
+# -- CIFAR-10 ------------------------------------------------------------------------------------------------------
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+CIFAR10_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """CIFAR batches are pickled dicts of numpy arrays; refuse anything else so a file cannot run code."""
+
+    ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+               ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _read_cifar_batch(blob: bytes, label: str):
+    import io
+
+    try:
+        batch = _ArrayOnlyUnpickler(io.BytesIO(blob), encoding="bytes").load()
+        data, labels = batch[b"data"], batch[b"labels"]
+        data = np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32)
+    except Exception as exc:
+        raise DataError(f"CIFAR-10 batch {label} is corrupt ({exc}); delete it so it is downloaded again") from None
+    if len(labels) != len(data):
+        raise DataError(f"CIFAR-10 batch {label} has {len(data)} images but {len(labels)} labels; it is corrupt")
+    return data, np.asarray(labels, dtype=np.int64)
+
+
+def load_cifar10(request):
+    """CIFAR-10 training split (Krizhevsky 2009): the python pickle batches, extracted or in the original tarball."""
+    directory = Path(request.data_dir)
+    folder = directory / "cifar-10-batches-py"
+    blobs = {}
+    if folder.is_dir():
+        for name in CIFAR10_BATCHES:
+            if not (folder / name).exists():
+                raise DataError(f"CIFAR-10: {folder / name} is missing; restore it or delete the folder to re-download")
+            blobs[name] = (folder / name).read_bytes()
+    else:
+        archive = directory / "cifar-10-python.tar.gz"
+        if not archive.exists():
+            if not request.download:
+                raise DataError(f"CIFAR-10 not found in {directory}; put cifar-10-python.tar.gz there or allow downloads")
+            fetch(CIFAR10_URL, archive, CIFAR10_SHA256)
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for name in CIFAR10_BATCHES:
+                    member = tar.extractfile(f"cifar-10-batches-py/{name}")
+                    blobs[name] = member.read()
+        except (tarfile.TarError, KeyError, OSError, EOFError) as exc:
+            raise DataError(f"{archive} is truncated or corrupt ({exc}); delete it so it is downloaded again") from None
+    parts = [_read_cifar_batch(blobs[name], name) for name in CIFAR10_BATCHES]
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    tensor = torch.from_numpy(images.astype(np.float32)) / 127.5 - 1.0
+    tensor = _maybe_resize(tensor, request.image_size)
+    return ganzoo.Dataset("cifar10", tensor, labels=torch.from_numpy(labels), description="CIFAR-10 training split")
+
+
+# -- image folders -------------------------------------------------------------------------------------------------
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+def load_folder(request):
+    """Every PNG/JPEG under a folder (`folder:PATH`), as RGB, resized to --image-size (default 32)."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not request.argument:
+        raise DataError("the folder dataset needs a path: use --dataset folder:PATH")
+    root = Path(request.argument).expanduser()
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist; check the path in --dataset folder:PATH")
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DataError(f"no PNG or JPEG images found under {root}; point folder:PATH at a folder of images")
+    size = request.image_size or 32
+    arrays = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+                arrays.append(np.asarray(img, dtype=np.uint8))
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DataError(f"cannot read image {path} ({exc}); remove or replace it") from None
+    data = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return ganzoo.Dataset(f"folder:{root}", data.contiguous(), description=f"{len(files)} images from {root}")
+
+
+def _maybe_resize(images: torch.Tensor, size):
+    if not size or images.shape[-1] == size:
+        return images
+    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
+                                           align_corners=False).clamp_(-1, 1)
+
+
+@ganzoo.hookimpl
+def register_datasets(register):
+    register("digits", load_digits, "8x8 handwritten digits bundled with scikit-learn (no download)")
+    register("ring8", load_ring8, "ring of 8 Gaussians, std 0.01 (PacGAN)")
+    register("grid25", load_grid25, "5x5 grid of Gaussians, std 0.05 (VEEGAN, PacGAN)")
+    register("mnist", load_mnist, "MNIST handwritten digits, 28x28 (downloaded, SHA-256 checked)")
+    register("fashion-mnist", load_fashion_mnist, "Fashion-MNIST, 28x28 (downloaded, SHA-256 checked)")
+    register("cifar10", load_cifar10, "CIFAR-10, 3x32x32 (downloaded, SHA-256 checked)")
+    register("folder", load_folder, "a folder of PNG/JPEG images: --dataset folder:PATH")
