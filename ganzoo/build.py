@@ -77,9 +77,7 @@ def build(
 ) -> GAN:
     """Build the networks and loss of a registered model (or a mix of components) for samples of `image_shape`.
 
-    >>> gan = build("vanilla", image_shape=(1, 8, 8))
-    >>> gan.generator(torch.randn(4, gan.latent_dim)).shape
-    torch.Size([4, 1, 8, 8])
+    ``build(name, image_shape=(1, 8, 8)).generator(torch.randn(4, gan.latent_dim))`` has shape (4, 1, 8, 8).
     """
     registry = registry or get_registry()
     shape = tuple(int(s) for s in image_shape)

@@ -95,6 +95,10 @@ def build_parser() -> Parser:
     lst.add_argument("kind", nargs="?", choices=list(PLURALS.values()), help="only this kind")
 
     sub.add_parser("plugins", help="show every plugin, its distribution and what it registered")
+
+    new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
+    new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
+    new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
     return parser
 
 
@@ -184,16 +188,26 @@ def cmd_plugins(args, console: Console, err: Console) -> int:
         for kind, name in info.registered:
             by_kind.setdefault(PLURALS[kind], []).append(name)
         registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in by_kind.items()) or "-"
-        status = "[green]ok[/]" if info.ok else "[red]" + "; ".join(info.errors) + "[/]"
+        status = "[green]ok[/]" if info.ok else f"[red]{len(info.errors)} problem(s), below[/]"
         table.add_row(info.name, info.module, info.distribution or "-", info.version or "-", registered, status)
     console.print(table)
+    for line in registry.problems():
+        console.print(f"[red]problem:[/] {line}", highlight=False, soft_wrap=True)
     selection = os.environ.get("GANZOO_PLUGINS")
     if selection is not None:
         console.print(f"GANZOO_PLUGINS={selection!r}: only these plugins were loaded")
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins}
+def cmd_new_plugin(args, console: Console, err: Console) -> int:
+    from .scaffold import write_plugin
+
+    root = write_plugin(args.name, Path(args.dir) if args.dir else None)
+    console.print(f"wrote {root}/  next: cd {root} && pip install -e '.[test]' && pytest && ganzoo run {args.name}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

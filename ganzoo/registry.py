@@ -84,9 +84,15 @@ class Registry:
     # -- loading -------------------------------------------------------------------------------------------------
     def load_entry_points(self, selection: Optional[set[str]] = None) -> None:
         """Import every selected entry point of the group and register it with pluggy."""
-        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        def dist_name_of(ep) -> Optional[str]:
             dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
+            return dist.metadata["Name"] if dist is not None else None
+
+        # Deterministic order: by distribution, then entry-point name. On a name clash the first keeps the name.
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                         key=lambda e: (dist_name_of(e) or "", e.name)):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist_name_of(ep)
             if selection is not None and ep.name not in selection and dist_name not in selection:
                 continue
             if ep.name in self.plugins:
@@ -115,23 +121,34 @@ class Registry:
                 info.errors.append(f"{exc}; known hooks: {', '.join(KINDS.values())}")
                 self.plugin_manager.unregister(exc.plugin)
 
-    def add_plugin(self, module: Any, name: str, distribution: Optional[str] = None) -> None:
-        """Register a module or object directly (tests, notebooks). Call `collect()` afterwards."""
-        self.plugins[name] = PluginInfo(name, getattr(module, "__name__", repr(module)), distribution, None)
-        self.plugin_manager.register(module, name=name)
+    def add_plugin(self, plugin: Any, name: str, distribution: Optional[str] = None) -> PluginInfo:
+        """Register a module or object with hook implementations directly (notebooks, tests) and collect it."""
+        info = PluginInfo(name, getattr(plugin, "__name__", type(plugin).__name__), distribution, None)
+        if name in self.plugins:
+            raise ValueError(f"a plugin named {name!r} is already loaded")
+        self.plugins[name] = info
+        self.plugin_manager.register(plugin, name=name)
+        self._drop_plugins_with_unknown_hooks()
+        self._collect_plugin(name)
+        return info
 
     def collect(self) -> None:
-        """Call every register hook of every plugin, one plugin at a time."""
+        """Call the register hooks of every loaded plugin, one plugin at a time, in entry-point order."""
         self._drop_plugins_with_unknown_hooks()
+        for name in list(self.plugins):
+            self._collect_plugin(name)
+
+    def _collect_plugin(self, plugin_name: str) -> None:
+        info = self.plugins[plugin_name]
         for kind, hook_name in KINDS.items():
-            caller = getattr(self.plugin_manager.hook, hook_name)
-            for impl in reversed(caller.get_hookimpls()):  # pluggy lists them last-registered first
-                info = self.plugins.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "?", None, None))
+            for impl in getattr(self.plugin_manager.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != plugin_name:
+                    continue
                 register = self._register_callback(kind, info)
                 kwargs = {"register": register} if "register" in impl.argnames else {}
                 try:
                     impl.function(**kwargs)
-                except Exception as exc:
+                except Exception as exc:  # one plugin's bug must not hide the others' models
                     info.errors.append(f"{hook_name} raised {type(exc).__name__}: {exc}")
 
     def _register_callback(self, kind: str, info: PluginInfo) -> Callable[..., None]:

@@ -445,7 +445,7 @@ class Trainer:
 
 def train(config: Optional[TrainConfig] = None, *, progress: bool = False, registry: Optional[Registry] = None,
           **settings: Any) -> TrainResult:
-    """Train a model from Python: ``ganzoo.train(model="vanilla", steps=500, out="runs/demo")``."""
+    """Train a model from Python: ``ganzoo.train(model=NAME, steps=500, out="runs/demo")``."""
     if config is None:
         config = TrainConfig(**settings)
     elif settings:

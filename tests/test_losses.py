@@ -1,0 +1,85 @@
+"""Loss formulas against hand-computed values, and the trainer's gradient penalty against a closed form."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import ganzoo
+from ganzoo.config import TrainConfig
+from ganzoo.trainer import Trainer
+
+
+def loss(name):
+    return ganzoo.get_registry().get("loss", name).obj()
+
+
+def sig(x):
+    return 1 / (1 + math.exp(-x))
+
+
+def test_non_saturating_loss_matches_hand_computation():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    ns = loss("ns")
+    expected_d = -(math.log(sig(2.0)) + math.log(sig(-1.0))) / 2 - (math.log(1 - sig(0.5)) + math.log(1 - sig(-3.0))) / 2
+    expected_g = -(math.log(sig(0.5)) + math.log(sig(-3.0))) / 2
+    assert ns.discriminator_loss(real, fake).item() == pytest.approx(expected_d, rel=1e-6)
+    assert ns.generator_loss(fake).item() == pytest.approx(expected_g, rel=1e-6)
+
+
+def test_minimax_generator_minimizes_log_one_minus_d():
+    fake = torch.tensor([0.5, -3.0])
+    expected = (math.log(1 - sig(0.5)) + math.log(1 - sig(-3.0))) / 2
+    assert loss("minimax").generator_loss(fake).item() == pytest.approx(expected, rel=1e-6)
+    # same discriminator objective as the non-saturating loss
+    real = torch.tensor([1.0, 2.0])
+    assert loss("minimax").discriminator_loss(real, fake).item() == pytest.approx(loss("ns").discriminator_loss(real, fake).item())
+
+
+def test_losses_stay_finite_for_extreme_logits():
+    big = torch.tensor([1e4, -1e4])
+    for name in ("ns", "minimax"):
+        assert torch.isfinite(loss(name).discriminator_loss(big, -big))
+        assert torch.isfinite(loss(name).generator_loss(big))
+
+
+def test_wasserstein_loss_and_penalty_weight():
+    wgan = loss("wgan-gp")
+    real, fake = torch.tensor([3.0, 1.0]), torch.tensor([0.0, -2.0])
+    assert wgan.discriminator_loss(real, fake).item() == pytest.approx(-1.0 - 2.0)
+    assert wgan.generator_loss(fake).item() == pytest.approx(1.0)
+    assert wgan.gradient_penalty_weight == 10.0
+
+
+class LinearCritic(nn.Module):
+    """D(x) = w . x: its input gradient is w everywhere, so the penalty is (||w|| - 1)^2 exactly."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.w = nn.Parameter(torch.linspace(-1, 2, dim))
+
+    def forward(self, x):
+        return x.flatten(1) @ self.w
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_gradient_penalty_matches_closed_form_under_autocast(precision, tmp_path):
+    trainer = Trainer(TrainConfig(model="wgan-gp", steps=1, precision=precision, device="cpu", out=str(tmp_path)),
+                      progress=False)
+    trainer.gan.discriminator = LinearCritic(64)
+    real = torch.randn(16, 1, 8, 8)
+    fake = torch.randn(16, 1, 8, 8)
+    gp = trainer.gradient_penalty(real, fake)
+    expected = (trainer.gan.discriminator.w.detach().norm() - 1) ** 2
+    tolerance = 1e-5 if precision == "fp32" else 2e-2  # bf16 matmul under autocast
+    assert gp.dtype == torch.float32
+    assert gp.item() == pytest.approx(expected.item(), rel=tolerance)
+    gp.backward()  # double backward reaches the critic's weights
+    assert trainer.gan.discriminator.w.grad is not None
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
+    w = trainer.gan.discriminator.w.detach()
+    expected_grad = 2 * (w.norm() - 1) * w / w.norm()
+    assert torch.allclose(trainer.gan.discriminator.w.grad, expected_grad, rtol=tolerance, atol=tolerance)
