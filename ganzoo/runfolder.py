@@ -40,6 +40,10 @@ class RunFolder:
     def samples(self) -> Path:
         return self.path / SAMPLES
 
+    def holds_run(self) -> bool:
+        """A folder with a config or checkpoint belongs to a run, which a new run must never overwrite."""
+        return (self.path / CONFIG).exists() or self.checkpoint.exists()
+
     def create(self) -> None:
         self.samples.mkdir(parents=True, exist_ok=True)
 

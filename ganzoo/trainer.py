@@ -87,6 +87,11 @@ class Trainer:
         self.start_step = 0
         if resume is not None:
             self._restore(load_checkpoint(self.run.checkpoint))
+        elif self.run.holds_run():
+            raise CheckpointError(
+                f"{self.run.path} already holds a run; continue it with `ganzoo run --resume {self.run.path}` "
+                f"or pass another --out"
+            )
 
     # -- setup ---------------------------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -320,14 +325,15 @@ class Trainer:
         self._reset_accumulators()
         return record
 
-    def _check_finite(self, step: int, record: dict[str, Any], last_good: int) -> None:
+    def _check_finite(self, step: int, since: int, record: dict[str, Any], last_good: int) -> None:
         bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
         if not bad:
             bad = [name for name, net in (("generator", self.gan.generator), ("discriminator", self.gan.discriminator))
                    if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
         if bad and (self.config.on_nan == "stop" or bad[0] in ("generator", "discriminator")):
             raise DivergenceError(
-                f"training diverged by step {step}: {', '.join(bad)} became non-finite; the last good checkpoint "
+                f"training diverged {f'at step {step}' if since + 1 >= step else f'between steps {since + 1} and {step}'}: "
+                f"{', '.join(bad)} became non-finite; the last good checkpoint "
                 f"(step {last_good}) is kept in {self.run.path}; lower --lr, try --precision fp32, or use "
                 f"--on-nan skip"
             )
@@ -389,8 +395,8 @@ class Trainer:
                         torch.cuda.synchronize(self.device)
                     now = time.perf_counter()
                     record = self._log(step, images_per_step * (step - last_logged), now - t_last)
+                    self._check_finite(step, last_logged, record, last_good)
                     t_last, last_logged = now, step
-                    self._check_finite(step, record, last_good)
                     if progress is not None:
                         progress.update(task, completed=step, stats=(
                             f"D {record['loss_d']:.3f}  G {record['loss_g']:.3f}  {record['img_per_s'] or 0:,.0f} img/s"))
@@ -399,8 +405,8 @@ class Trainer:
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or self._stop_requested:
                     if not record or record.get("step") != step:
                         record = self._log(step, images_per_step * (step - last_logged), time.perf_counter() - t_last)
+                        self._check_finite(step, last_logged, record, last_good)
                         t_last, last_logged = time.perf_counter(), step
-                        self._check_finite(step, record, last_good)
                     self.save_checkpoint(step)
                     last_good = step
                 if self._stop_requested:
