@@ -79,7 +79,18 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=_number(int, "--checkpoint-every"), help="checkpoint every K steps")
     p.add_argument("--on-nan", choices=["stop", "skip"], default=None,
                    help="on non-finite losses: stop (keep the last good checkpoint) or skip that update")
+    p.add_argument("--eval-every", type=_number(int, "--eval-every"),
+                   help="measure quality metrics every K steps (and at the end) into metrics.jsonl")
+    _add_eval_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+
+def _add_eval_arguments(p: argparse.ArgumentParser, samples_flag: str = "--eval-samples") -> None:
+    p.add_argument(samples_flag, dest="eval_samples", type=_number(int, samples_flag),
+                   help="generated samples per evaluation (default 2000 images, 2500 points)")
+    p.add_argument("--feature-extractor", help="feature extractor for image metrics (default: inception when its "
+                                               "weights are available, else classifier)")
+    p.add_argument("--inception-weights", metavar="PATH", help="InceptionV3 FID weights file for --feature-extractor inception")
 
 
 def build_parser() -> Parser:
@@ -96,6 +107,12 @@ def build_parser() -> Parser:
 
     sub.add_parser("plugins", help="show every plugin, its distribution and what it registered")
 
+    ev = sub.add_parser("eval", help="measure a run's quality metrics", description="Load a run's checkpoint (EMA "
+                        "generator when present), generate samples and measure them against the dataset.")
+    ev.add_argument("run_dir", help="a run folder")
+    _add_eval_arguments(ev, "--samples")
+    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
     new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
     new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
     new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
@@ -105,7 +122,8 @@ def build_parser() -> Parser:
 # -- commands ------------------------------------------------------------------------------------------------------
 RUN_KEYS = ("model", "generator", "discriminator", "loss", "dataset", "data_dir", "image_size", "steps", "batch_size",
             "lr", "n_critic", "latent_dim", "ema_decay", "seed", "precision", "device", "channels_last", "out",
-            "sample_every", "log_every", "checkpoint_every", "on_nan")
+            "sample_every", "log_every", "checkpoint_every", "on_nan", "eval_every", "eval_samples",
+            "feature_extractor", "inception_weights")
 
 
 def cmd_run(args, console: Console, err: Console) -> int:
@@ -125,6 +143,8 @@ def cmd_run(args, console: Console, err: Console) -> int:
         result = trainer.fit()
     if show:
         console.print(summary_table(result))
+        if result.eval:
+            console.print(eval_table(result.eval))
     else:
         console.print(str(result.run_dir))
     return 0
@@ -154,6 +174,51 @@ def summary_table(result) -> Table:
     for k, v in rows:
         table.add_row(k, v)
     return table
+
+
+METRIC_ROWS = [
+    ("fid", "FID (lower is better)"), ("kid_mean", "KID mean"), ("kid_std", "KID std"),
+    ("is_mean", "Inception Score mean"), ("is_std", "Inception Score std"), ("precision", "precision (k=3)"),
+    ("recall", "recall (k=3)"), ("density", "density (k=5)"), ("coverage", "coverage (k=5)"),
+    ("modes_captured", "modes captured"), ("high_quality_fraction", "high-quality samples"),
+    ("reverse_kl", "reverse KL (modes)"),
+]
+
+
+def eval_table(metrics: dict) -> Table:
+    how = f"{metrics.get('num_samples', '?')} samples"
+    if "feature_extractor" in metrics:
+        how += f", {metrics['feature_extractor']}: {metrics.get('feature_extractor_info', '')}"
+    table = Table(title=f"quality at step {metrics.get('step', '?')}", caption=how, title_justify="left",
+                  caption_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, label in METRIC_ROWS:
+        if key in metrics:
+            value = metrics[key]
+            if key == "modes_captured":
+                text = f"{value} / {metrics.get('modes_total', '?')}"
+            elif key == "high_quality_fraction":
+                text = f"{value:.1%}"
+            else:
+                text = f"{value:.4g}"
+            table.add_row(label, text)
+    return table
+
+
+def cmd_eval(args, console: Console, err: Console) -> int:
+    import json
+
+    from .evaluate import evaluate_run
+    from .runfolder import _jsonable
+
+    result = evaluate_run(Path(args.run_dir), samples=args.eval_samples, feature_extractor=args.feature_extractor,
+                          weights=args.inception_weights)
+    if args.json:
+        print(json.dumps(_jsonable(result)))
+    else:
+        console.print(eval_table(result))
+    return 0
 
 
 def _problems_note(err: Console) -> None:
@@ -207,7 +272,7 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
+COMMANDS = {"eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -36,10 +36,14 @@ class TrainConfig:
     log_every: int = 50
     checkpoint_every: Optional[int] = None
     on_nan: str = "stop"
+    eval_every: Optional[int] = None
+    eval_samples: Optional[int] = None
+    feature_extractor: Optional[str] = None
+    inception_weights: Optional[str] = None
 
     def validate(self) -> "TrainConfig":
         positive_ints = ("image_size", "steps", "batch_size", "n_critic", "latent_dim", "sample_every", "log_every",
-                         "checkpoint_every")
+                         "checkpoint_every", "eval_every", "eval_samples")
         for name in positive_ints:
             value = getattr(self, name)
             if value is None:

@@ -21,8 +21,8 @@ class UnknownNameError(GanzooError, KeyError):
         hint = f"did you mean {', '.join(repr(c) for c in close)}?" if close else (
             f"known: {', '.join(known)}" if known else "no plugin registered any"
         )
-        plural = "losses" if kind == "loss" else kind + "s"
-        super().__init__(f"unknown {kind} {name!r}; {hint} (see `ganzoo list {plural}`)")
+        plural = {"loss": "losses", "feature_extractor": "feature-extractors"}.get(kind, kind + "s")
+        super().__init__(f"unknown {kind.replace('_', ' ')} {name!r}; {hint} (see `ganzoo list {plural}`)")
         self.kind, self.name, self.suggestions = kind, name, close
 
     def __str__(self) -> str:  # KeyError would add quotes

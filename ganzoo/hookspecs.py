@@ -46,3 +46,12 @@ def register_datasets(register):
     ``loader(request: ganzoo.DatasetRequest) -> ganzoo.Dataset``. A name used as ``name:ARG`` on the command line
     passes ``ARG`` as ``request.argument`` (``folder:PATH``).
     """
+
+
+@hookspec
+def register_feature_extractors(register):
+    """Register feature extractors for image metrics: ``register(name, factory, description="")``.
+
+    ``factory(dataset: ganzoo.Dataset, *, device, weights=None) -> ganzoo.metrics.FeatureExtractor``; raise
+    ``ganzoo.metrics.ExtractorUnavailable`` with the reason when it cannot be built here (missing weights).
+    """

@@ -30,12 +30,13 @@ KINDS = {
     "loss": "register_losses",
     "model": "register_models",
     "dataset": "register_datasets",
+    "feature_extractor": "register_feature_extractors",
 }
 
 
 #: registry kind -> its plural, as used on the command line (`ganzoo list losses`)
 PLURALS = {"generator": "generators", "discriminator": "discriminators", "loss": "losses", "model": "models",
-           "dataset": "datasets"}
+           "dataset": "datasets", "feature_extractor": "feature-extractors"}
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class TrainResult:
     last_metrics: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     images_per_second: float = 0.0
+    eval: dict[str, Any] = field(default_factory=dict)
 
 
 def _has_conv(module: nn.Module) -> bool:
@@ -150,6 +151,7 @@ class Trainer:
         cfg.out = str(out)
         self.run = RunFolder(out)
         self._zero = torch.zeros((), device=self.device)
+        self.last_eval: dict[str, Any] = {}
         self._reset_accumulators()
 
     def describe(self) -> dict[str, Any]:
@@ -338,16 +340,41 @@ class Trainer:
                 f"--on-nan skip"
             )
 
-    def sample(self, n: Optional[int] = None) -> torch.Tensor:
-        """Samples from the fixed noise (EMA generator when there is one), as float32 on the CPU."""
+    def sample(self, n: Optional[int] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Samples (EMA generator when there is one) as float32 on the CPU: from the fixed noise, or `n` new ones.
+
+        Pass a `generator` (on the training device) to leave training's random streams untouched.
+        """
         net = self.ema.shadow if self.ema is not None else self.gan.generator
-        z = self.fixed_noise if n is None else self._z(n)
+        if n is None:
+            z = self.fixed_noise
+        else:
+            z = torch.randn(n, self.gan.latent_dim, generator=generator or self.noise, device=self.device)
         was_training = net.training
         net.eval()
         with torch.no_grad(), self.precision.autocast():
             out = net(z)
         net.train(was_training)
         return out.float().cpu()
+
+    def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
+                 weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
+        """Quality metrics of the current generator on fresh samples (fixed seed), see ganzoo.evaluate."""
+        from .evaluate import DEFAULT_SAMPLES, evaluate_samples, resolve_extractor, sample_generator, save_points_plot
+
+        n = samples or self.config.eval_samples or DEFAULT_SAMPLES[self.dataset.kind]
+        noise = torch.Generator(device=self.device).manual_seed(self.config.seed + 1_000_003)
+        fake = sample_generator(lambda k: self.sample(k, generator=noise), n)
+        extractor = None
+        if self.dataset.kind == "image":
+            key = (feature_extractor or self.config.feature_extractor, weights or self.config.inception_weights)
+            if getattr(self, "_extractor_key", None) != key:  # build (or train) the extractor once per run
+                self._extractor = resolve_extractor(key[0], self.dataset, self.device, key[1], self.registry)
+                self._extractor_key = key
+            extractor = self._extractor
+        elif plot:
+            save_points_plot(fake, self.dataset, self.run.path / "eval_points.png")
+        return evaluate_samples(fake, self.dataset, extractor)
 
     def save_sample_grid(self, step: int) -> Path:
         samples = self.sample()
@@ -409,6 +436,9 @@ class Trainer:
                         t_last, last_logged = time.perf_counter(), step
                     self.save_checkpoint(step)
                     last_good = step
+                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    self.last_eval = {"step": step, **self.evaluate()}
+                    self.run.append_metrics({"step": step, "eval": self.last_eval})
                 if self._stop_requested:
                     raise Interrupted(
                         f"stopped by {self._stop_requested} at step {step}; checkpoint saved, continue with "
@@ -431,6 +461,7 @@ class Trainer:
             last_metrics=record,
             seconds=seconds,
             images_per_second=images_per_step * done / seconds if seconds > 0 else 0.0,
+            eval=self.last_eval,
         )
 
     def _make_progress(self):

@@ -116,3 +116,36 @@ def test_dataset_loader_returning_out_of_range_images_is_refused():
     get_registry().add_plugin(plugin(register_datasets=register_datasets), name="bad-ds")
     with pytest.raises(ganzoo.GanzooError, match=r"outside \[-1, 1\]"):
         ganzoo.load_dataset("bright")
+
+
+def test_hook_register_feature_extractors(tmp_path):
+    from ganzoo.metrics import FeatureExtractor
+
+    class MeanPixel(FeatureExtractor):
+        def __init__(self):
+            super().__init__()
+            self.num_features, self.name, self.description = 2, "mean-pixel", "mean and std of the pixels"
+            self.scale = nn.Parameter(torch.ones(()), requires_grad=False)
+
+        def features(self, x):
+            flat = x.flatten(1)
+            return torch.stack([flat.mean(1), flat.std(1)], dim=1) * self.scale
+
+        def logits(self, x):
+            return self.features(x)
+
+    made = []
+
+    def factory(dataset, *, device, weights=None):
+        made.append((dataset.name, weights))
+        return MeanPixel().to(device)
+
+    def register_feature_extractors(register):
+        register("mean-pixel", factory)
+
+    get_registry().add_plugin(plugin(register_feature_extractors=register_feature_extractors), name="fx")
+    result = ganzoo.train(model="vanilla", steps=2, out=str(tmp_path), device="cpu", eval_every=2, eval_samples=64,
+                          feature_extractor="mean-pixel")
+    assert made == [("digits", None)]
+    assert result.eval["feature_extractor"] == "mean-pixel" and result.eval["num_samples"] == 64
+    assert math.isfinite(result.eval["fid"])
