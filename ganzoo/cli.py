@@ -51,6 +51,24 @@ def _number(kind: Callable, label: str, positive: bool = True, allow_zero: bool 
 positive_int = _number(int, "value")
 
 
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--dataset-shape must be C,H,W or D integers, got {text!r}") from None
+    if len(shape) not in (1, 3) or any(v <= 0 for v in shape):
+        raise argparse.ArgumentTypeError(f"--dataset-shape must be C,H,W or D positive integers, got {text!r}")
+    return shape
+
+
+def _precision_list(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in ("fp32", "bf16", "fp16")]
+    if bad or not values:
+        raise argparse.ArgumentTypeError(f"--precision takes a comma-separated list of fp32, bf16, fp16; got {text!r}")
+    return values
+
+
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", nargs="?", help="a registered model (see `ganzoo list models`)")
     p.add_argument("--generator", help="use this registered generator instead of the recipe's")
@@ -60,7 +78,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", help="where dataset files are or are downloaded to (default ~/.cache/ganzoo/NAME)")
     p.add_argument("--image-size", type=_number(int, "--image-size"), help="resize images to this square size")
     p.add_argument("--steps", type=_number(int, "--steps"), help="generator updates (default: the recipe's)")
-    p.add_argument("--batch-size", type=_number(int, "--batch-size"), help="samples per batch (default: the recipe's)")
+    p.add_argument("--batch-size", type=_number(int, "--batch-size"),
+                   help="samples per batch (default: the recipe's); under torchrun the global batch, split over ranks")
     p.add_argument("--lr", type=_number(float, "--lr"), help="learning rate of both networks (default: the recipe's)")
     p.add_argument("--n-critic", type=_number(int, "--n-critic"), help="discriminator updates per generator update")
     p.add_argument("--latent-dim", type=_number(int, "--latent-dim"), help="noise dimension")
@@ -72,6 +91,10 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="auto (cuda when present), cpu, cuda or cuda:N")
     p.add_argument("--channels-last", choices=["auto", "on", "off"], default=None,
                    help="channels-last memory format (auto: on for convolutional models)")
+    p.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun: convert batch norm to SyncBatchNorm (statistics over the global batch)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the networks (falls back to eager with a notice where it cannot)")
     p.add_argument("--out", help="run folder (default runs/MODEL-TIME)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     p.add_argument("--sample-every", type=_number(int, "--sample-every"), help="write a sample grid every K steps")
@@ -113,6 +136,24 @@ def build_parser() -> Parser:
     _add_eval_arguments(ev, "--samples")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
+    bn = sub.add_parser("bench", help="time training steps against an eager fp32 reference",
+                        description="Time the trainer's full training step (D and G updates, the recipe's n_critic) "
+                                    "per precision and compile setting, next to a plain eager-fp32 loop in the same run.")
+    bn.add_argument("model")
+    bn.add_argument("--dataset-shape", default="3,32,32", type=_shape, help="C,H,W of the synthetic data (default 3,32,32)")
+    bn.add_argument("--batch-size", type=_number(int, "--batch-size"), default=64)
+    bn.add_argument("--steps", type=_number(int, "--steps"), default=20, help="timed steps per setting (default 20)")
+    bn.add_argument("--warmup", type=_number(int, "--warmup", allow_zero=True), default=5)
+    bn.add_argument("--precision", type=_precision_list, help="comma-separated (default: every one the device supports)")
+    bn.add_argument("--compile", choices=["off", "on", "both"], default="both")
+    bn.add_argument("--device", default="auto")
+    bn.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    bn.add_argument("--out", help="also write the JSON to this file")
+
+    rp = sub.add_parser("report", help="bench JSON and evaluated runs into a Markdown report and an HTML page")
+    rp.add_argument("inputs", nargs="+", help="bench JSON files (ganzoo bench --out) and run folders")
+    rp.add_argument("--out", default="report.md", help="Markdown file; the HTML page goes beside it (default report.md)")
+
     new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
     new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
     new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
@@ -121,7 +162,7 @@ def build_parser() -> Parser:
 
 # -- commands ------------------------------------------------------------------------------------------------------
 RUN_KEYS = ("model", "generator", "discriminator", "loss", "dataset", "data_dir", "image_size", "steps", "batch_size",
-            "lr", "n_critic", "latent_dim", "ema_decay", "seed", "precision", "device", "channels_last", "out",
+            "lr", "n_critic", "latent_dim", "ema_decay", "seed", "precision", "device", "channels_last", "compile", "sync_bn", "out",
             "sample_every", "log_every", "checkpoint_every", "on_nan", "eval_every", "eval_samples",
             "feature_extractor", "inception_weights")
 
@@ -141,6 +182,8 @@ def cmd_run(args, console: Console, err: Console) -> int:
         trainer = Trainer(TrainConfig(**settings), progress=show, console=err)
         _problems_note(err)
         result = trainer.fit()
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+        return 0
     if show:
         console.print(summary_table(result))
         if result.eval:
@@ -160,7 +203,8 @@ def summary_table(result) -> Table:
         ("components", ", ".join(f"{k}={v}" for k, v in cfg["components"].items())),
         ("dataset", f"{cfg['dataset']['name']} {tuple(cfg['dataset']['shape'])} x {cfg['dataset']['size']:,}"),
         ("device / precision", f"{cfg['device']} ({cfg['device_name']}) / {cfg['precision']}"
-                               f"{', channels_last' if cfg['channels_last'] else ''}"),
+                               f"{', channels_last' if cfg['channels_last'] else ''}"
+                               f"{', torch.compile' if cfg.get('compile') else ''}"),
         ("schedule", f"{result.step} steps, batch {hp['batch_size']}, n_critic {hp['n_critic']}, "
                      f"lr G {hp['lr_g']:g} D {hp['lr_d']:g}, betas {tuple(hp['betas'])}"
                      f"{', EMA ' + format(hp['ema_decay'], 'g') if hp['ema_decay'] else ''}"),
@@ -171,6 +215,7 @@ def summary_table(result) -> Table:
     rows.append(("throughput", f"{result.images_per_second:,.0f} real img/s over {result.seconds:.1f} s "
                                f"(incl. sampling and checkpoints)"))
     rows.append(("run folder", str(result.run_dir)))
+    rows += [("notice", n) for n in cfg.get("notices", [])]
     for k, v in rows:
         table.add_row(k, v)
     return table
@@ -218,6 +263,69 @@ def cmd_eval(args, console: Console, err: Console) -> int:
         print(json.dumps(_jsonable(result)))
     else:
         console.print(eval_table(result))
+    return 0
+
+
+def bench_table(report: dict) -> Table:
+    peaks = ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in report["peak_flops"].items())
+    table = Table(title=f"ganzoo bench {report['model']} {tuple(report['shape'])} batch {report['batch_size']} "
+                        f"n_critic {report['n_critic']}", title_justify="left", caption_justify="left",
+                  caption=f"{report['device']} ({report['device_name']}, {report['threads']} threads), torch "
+                          f"{report['torch']}; matmul peaks {peaks}; median of {report['steps_timed']} steps after "
+                          f"{report['warmup']} warm-up; MFU = FLOP/s over the peak of the setting's precision")
+    for col in ("setting", "img/s", "step ms (p10-p90)", "peak MB", "GFLOP/step", "MFU", "speedup vs eager"):
+        table.add_column(col, justify="left" if col == "setting" else "right")
+    for r in report["results"]:
+        mem = r.get("peak_mem_mb")
+        table.add_row(
+            r["setting"], f"{r['img_per_s']:,.0f}", f"{r['step_ms']:.1f} ({r['step_ms_p10']:.1f}-{r['step_ms_p90']:.1f})",
+            f"{mem:,.0f}" if mem else "-", f"{r['flops_per_step'] / 1e9:.2f}", f"{r['mfu']:.1%}",
+            f"{r['speedup_vs_eager']:.2f}x")
+    return table
+
+
+def cmd_bench(args, console: Console, err: Console) -> int:
+    import json
+
+    from .bench import BenchOptions, bench
+
+    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
+    options = BenchOptions(model=args.model, shape=args.dataset_shape, batch_size=args.batch_size, steps=args.steps,
+                           warmup=args.warmup, precisions=args.precision, compile=compiles, device=args.device)
+    quiet = args.json
+    report = bench(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]", highlight=False)))
+    report["command"] = "ganzoo " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
+    text = json.dumps(report, indent=2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text + "\n")
+    if args.json:
+        print(text)
+    else:
+        console.print(bench_table(report))
+        for r in report["results"]:
+            for notice in r.get("notices", []):
+                err.print(f"[yellow]notice ({r['setting']}):[/] {notice}", highlight=False)
+    return 0
+
+
+def cmd_report(args, console: Console, err: Console) -> int:
+    from .checkpoint import atomic_write_bytes
+    from .report import build_report
+
+    markdown, page, tables = build_report([Path(p) for p in args.inputs])
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, markdown.encode())
+    atomic_write_bytes(out.with_suffix(".html"), page.encode())
+    for title, header, rows in tables:
+        table = Table(title=title, title_justify="left")
+        for h in header:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    console.print(f"wrote {out} and {out.with_suffix('.html')}")
     return 0
 
 
@@ -272,15 +380,16 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
     return 0
 
 
-COMMANDS = {"eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
+COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
-    console = Console()
-    err = Console(stderr=True)
+    # Piped output (files, CI logs) gets wide tables instead of rich's 80-column default.
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
     try:
         args = build_parser().parse_args(argv)
         if args.version:
@@ -293,6 +402,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return 2
         return COMMANDS[args.command](args, console, err)
     except GanzooError as exc:
+        if os.environ.get("RANK", "0") != "0" and getattr(exc, "exit_code", 2) == 130:
+            return exc.exit_code  # rank 0 says it once
         if debug:
             traceback.print_exc()
         err.print(f"[bold red]ganzoo: error:[/] {exc}", highlight=False, soft_wrap=True)
@@ -307,6 +418,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
         return 1
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class TrainConfig:
     precision: str = "auto"
     device: str = "auto"
     channels_last: str = "auto"
+    compile: bool = False
+    sync_bn: bool = False
     out: Optional[str] = None
     sample_every: Optional[int] = None
     log_every: int = 50

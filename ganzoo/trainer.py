@@ -13,6 +13,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -20,10 +21,10 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from . import __version__
+from . import __version__, distributed
 from .build import build
 from .checkpoint import load_checkpoint, save_checkpoint
-from .components import GAN
+from .components import GAN, Dataset
 from .config import TrainConfig
 from .data import BatchSampler, load_dataset
 from .ema import EMA
@@ -76,29 +77,34 @@ class Trainer:
         resume: Optional[Path] = None,
         console: Any = None,
         progress: bool = True,
+        dataset: Optional[Dataset] = None,
     ):
         self.config = config.validate()
         self.registry = registry or get_registry()
         self.console = console
         self.show_progress = progress
+        self.dist = distributed.from_environment(config.device)
         self.device = resolve_device(config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
         self.precision = Precision(self.device, resolve_precision(config.precision, self.device))
         self._stop_requested: Optional[str] = None
-        self._setup()
+        self._penalty_grad_via_backward = False
+        self._setup(dataset)
         self.start_step = 0
         if resume is not None:
             self._restore(load_checkpoint(self.run.checkpoint))
-        elif self.run.holds_run():
+        elif self.dist.is_main and self.run.holds_run():
             raise CheckpointError(
                 f"{self.run.path} already holds a run; continue it with `ganzoo run --resume {self.run.path}` "
                 f"or pass another --out"
             )
 
     # -- setup ---------------------------------------------------------------------------------------------------
-    def _setup(self) -> None:
+    def _setup(self, dataset: Optional[Dataset]) -> None:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        self.dataset = load_dataset(
+        self.dataset = dataset or load_dataset(
             cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, registry=self.registry
         )
         self.gan = build(
@@ -135,7 +141,11 @@ class Trainer:
         data = self.dataset.data.to(self.device)
         if self.channels_last:
             data = data.contiguous(memory_format=torch.channels_last)
-        self.sampler = BatchSampler(data, cfg.batch_size, seed=cfg.seed + 1)
+        if cfg.batch_size % self.dist.world_size:
+            raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
+                              f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
+        self.sampler = BatchSampler(data, cfg.batch_size, seed=cfg.seed + 1, rank=self.dist.rank,
+                                    world_size=self.dist.world_size)
         self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
         fixed = torch.Generator(device=self.device).manual_seed(cfg.seed + 3)
         n_fixed = 2500 if self.dataset.kind == "vector" else 64
@@ -153,6 +163,54 @@ class Trainer:
         self._zero = torch.zeros((), device=self.device)
         self.last_eval: dict[str, Any] = {}
         self._reset_accumulators()
+        self._compile_networks()
+
+    def _compile_networks(self) -> None:
+        """torch.compile the networks when asked; anything that cannot be compiled stays eager, with a notice."""
+        G, D = self.gan.generator, self.gan.discriminator
+        self.notices: list[str] = []
+        self._compile_unproven = False
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            if self.config.sync_bn and self.device.type != "cuda":
+                raise GanzooError("--sync-bn needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); on CPU "
+                                  "drop it: batch-norm statistics then stay per process")
+            if self.config.sync_bn:
+                G = self.gan.generator = nn.SyncBatchNorm.convert_sync_batchnorm(G)
+                D = self.gan.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(D)
+            G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+        self.G, self.D = G, D
+        # The generator step runs D without DDP: D's weights take no gradient there, so there is nothing to reduce.
+        self.D_for_g = self.gan.discriminator
+        if self.config.sync_bn and not self.dist.enabled:
+            self.notices.append("--sync-bn has no effect in a single process (it applies under torchrun)")
+        if not self.config.compile:
+            return
+        self.G = torch.compile(G)
+        if float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0):
+            self.notices.append("discriminator left eager: its gradient penalty needs double backward, "
+                                "which torch.compile does not support")
+        else:
+            self.D = torch.compile(D)
+            self.D_for_g = self.D if not self.dist.enabled else torch.compile(self.gan.discriminator)
+        self._compile_unproven = True
+
+    def step(self) -> None:
+        """One training step; the first compiled step falls back to eager if compilation fails."""
+        if not self._compile_unproven:
+            self.train_step()
+            return
+        self._compile_unproven = False
+        try:
+            self.train_step()
+        except Exception as exc:  # compilers fail in many ways (no C compiler, unsupported ops, ...)
+            self.config.compile = False
+            self._compile_networks()
+            first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+            self.notices.append(f"torch.compile failed ({type(exc).__name__}: {first}); running eager")
+            self.train_step()
 
     def describe(self) -> dict[str, Any]:
         """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
@@ -172,9 +230,12 @@ class Trainer:
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "precision": self.precision.name,
             "channels_last": self.channels_last,
+            "compile": bool(self.config.compile),
+            "notices": list(self.notices),
             "torch": torch.__version__,
             "plugins": self.registry.distributions(),
-            "world_size": 1,
+            "world_size": self.dist.world_size,
+            "backend": self.dist.backend,
         }
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
@@ -228,7 +289,11 @@ class Trainer:
 
     # -- one training step ---------------------------------------------------------------------------------------
     def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.gan.latent_dim, generator=self.noise, device=self.device)
+        """Noise for this rank: drawn for the whole global batch and sharded, so N processes see exactly the
+        noise one process would (data-parallel runs then match single-process runs)."""
+        world = self.dist.world_size
+        z = torch.randn(n * world, self.gan.latent_dim, generator=self.noise, device=self.device)
+        return z.tensor_split(world)[self.dist.rank] if world > 1 else z
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates (Gulrajani et al. 2017).
@@ -236,16 +301,27 @@ class Trainer:
         Follows PyTorch's AMP recipe for gradient penalties: the penalty's own gradient is taken of the *scaled*
         output (so fp16 does not underflow), then unscaled before the norm, which is computed in fp32.
         """
-        shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+        world = self.dist.world_size
+        shape = (real.shape[0] * world,) + (1,) * (real.ndim - 1)
         alpha = torch.rand(shape, generator=self.noise, device=self.device)
+        if world > 1:
+            alpha = alpha.tensor_split(world)[self.dist.rank]
         x_hat = torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
         with self.precision.autocast():
-            scores = self.gan.discriminator(x_hat)
+            scores = self.D(x_hat)
         out = scores.float().sum()
         scaled = self.scaler_d.is_enabled()
         if scaled:
             out = self.scaler_d.scale(out)
-        (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
+        if self._penalty_grad_via_backward:
+            # Same gradient through backward(inputs=...): torch.utils.flop_counter cannot follow autograd.grad,
+            # so the benchmark's FLOP count switches to this path.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                torch.autograd.backward(out, inputs=[x_hat], create_graph=True)
+            grad, x_hat.grad = x_hat.grad, None
+        else:
+            (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
         grad = grad.float()
         if scaled:
             grad = grad / self.scaler_d.scale(torch.ones((), device=self.device))
@@ -254,7 +330,7 @@ class Trainer:
 
     def train_step(self) -> None:
         """n_critic discriminator updates, then one generator update on the last critic step's fakes."""
-        G, D, loss = self.gan.generator, self.gan.discriminator, self.gan.loss
+        G, D, loss = self.G, self.D, self.gan.loss
         n_critic = self.config.n_critic
         skip_bad = self.config.on_nan == "skip"
         gp_weight = float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0)
@@ -285,10 +361,10 @@ class Trainer:
             self._n_d += 1
 
         # Generator step: D's weights need no gradients here, only its input does.
-        D.requires_grad_(False)
+        self.gan.discriminator.requires_grad_(False)
         try:
             with self.precision.autocast():
-                scores = D(fake).float().reshape(-1)
+                scores = self.D_for_g(fake).float().reshape(-1)
             loss_g = loss.generator_loss(scores)
             self.opt_g.zero_grad(set_to_none=True)
             if skip_bad and not bool(torch.isfinite(loss_g)):
@@ -300,9 +376,9 @@ class Trainer:
                 self._acc_g += loss_g.detach()
                 self._n_g += 1
         finally:
-            D.requires_grad_(True)
+            self.gan.discriminator.requires_grad_(True)
         if self.ema is not None:
-            self.ema.update(G)
+            self.ema.update(self.gan.generator)
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def _reset_accumulators(self) -> None:
@@ -312,8 +388,8 @@ class Trainer:
         self.skipped = 0
 
     def _log(self, step: int, images: int, seconds: float) -> dict[str, Any]:
-        loss_d = (self._acc_d / max(self._n_d, 1)).item()
-        loss_g = (self._acc_g / max(self._n_g, 1)).item()
+        loss_d = distributed.all_reduce_mean(self._acc_d / max(self._n_d, 1), self.dist).item()
+        loss_g = distributed.all_reduce_mean(self._acc_g / max(self._n_g, 1), self.dist).item()
         record = {
             "step": step,
             "loss_d": loss_d,
@@ -323,7 +399,8 @@ class Trainer:
         }
         if self.skipped:
             record["skipped_updates"] = self.skipped
-        self.run.append_metrics(record)
+        if self.dist.is_main:
+            self.run.append_metrics(record)
         self._reset_accumulators()
         return record
 
@@ -398,13 +475,15 @@ class Trainer:
 
     def fit(self) -> TrainResult:
         cfg = self.config
-        self.run.create()
-        if self.start_step == 0:
-            self.run.write_config(self.describe())
-        else:
-            self.run.truncate_metrics_after(self.start_step)
+        main = self.dist.is_main
+        if main:
+            self.run.create()
+            if self.start_step == 0:
+                self.run.write_config(self.describe())
+            else:
+                self.run.truncate_metrics_after(self.start_step)
         previous_handlers = self._install_signal_handlers()
-        progress = self._make_progress()
+        progress = self._make_progress() if main else None
         images_per_step = cfg.batch_size * cfg.n_critic
         last_good = self.start_step
         record: dict[str, Any] = {}
@@ -416,8 +495,13 @@ class Trainer:
                 progress.start()
                 task = progress.add_task(self.gan.name, total=cfg.steps, completed=self.start_step, stats="")
             for step in range(self.start_step + 1, cfg.steps + 1):
-                self.train_step()
-                if step % cfg.log_every == 0 or step == cfg.steps or self._stop_requested:
+                self.step()
+                at_log = step % cfg.log_every == 0 or step == cfg.steps
+                if self.dist.enabled:  # all ranks must agree, so they only compare notes at log points
+                    stopping = at_log and distributed.any_rank(self._stop_requested is not None, self.dist, self.device)
+                else:
+                    stopping = self._stop_requested is not None
+                if at_log or stopping:
                     if self.device.type == "cuda":
                         torch.cuda.synchronize(self.device)
                     now = time.perf_counter()
@@ -427,21 +511,23 @@ class Trainer:
                     if progress is not None:
                         progress.update(task, completed=step, stats=(
                             f"D {record['loss_d']:.3f}  G {record['loss_g']:.3f}  {record['img_per_s'] or 0:,.0f} img/s"))
-                if step % cfg.sample_every == 0:
+                if main and step % cfg.sample_every == 0:
                     self.save_sample_grid(step)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps or self._stop_requested:
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
                     if not record or record.get("step") != step:
                         record = self._log(step, images_per_step * (step - last_logged), time.perf_counter() - t_last)
                         self._check_finite(step, last_logged, record, last_good)
                         t_last, last_logged = time.perf_counter(), step
-                    self.save_checkpoint(step)
+                    if main:
+                        self.save_checkpoint(step)
                     last_good = step
-                if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                if main and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
                     self.last_eval = {"step": step, **self.evaluate()}
                     self.run.append_metrics({"step": step, "eval": self.last_eval})
-                if self._stop_requested:
+                if stopping:
                     raise Interrupted(
-                        f"stopped by {self._stop_requested} at step {step}; checkpoint saved, continue with "
+                        f"stopped by {self._stop_requested or 'a signal to another rank'} at step {step}; "
+                        f"checkpoint saved, continue with "
                         f"`ganzoo run --resume {self.run.path}`"
                     )
         finally:
@@ -449,9 +535,14 @@ class Trainer:
                 progress.stop()
             for sig, old in previous_handlers.items():
                 signal.signal(sig, old)
-        if cfg.steps % cfg.sample_every:
+        if main and cfg.steps % cfg.sample_every:
             self.save_sample_grid(step)
         seconds = time.perf_counter() - t_start
+        self.ranks_in_sync = distributed.ranks_in_sync([self.gan.generator, self.gan.discriminator], self.dist,
+                                                       self.device)
+        if main and self.dist.enabled:
+            self.run.append_metrics({"step": step, "ranks_in_sync": self.ranks_in_sync,
+                                     "world_size": self.dist.world_size})
         done = max(step - self.start_step, 0)
         return TrainResult(
             run_dir=self.run.path,

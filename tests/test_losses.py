@@ -69,7 +69,7 @@ class LinearCritic(nn.Module):
 def test_gradient_penalty_matches_closed_form_under_autocast(precision, tmp_path):
     trainer = Trainer(TrainConfig(model="wgan-gp", steps=1, precision=precision, device="cpu", out=str(tmp_path)),
                       progress=False)
-    trainer.gan.discriminator = LinearCritic(64)
+    trainer.gan.discriminator = trainer.D = LinearCritic(64)
     real = torch.randn(16, 1, 8, 8)
     fake = torch.randn(16, 1, 8, 8)
     gp = trainer.gradient_penalty(real, fake)
