@@ -19,11 +19,12 @@ def main(path: str) -> None:
         table.add_column(col, justify="left" if col == "benchmark" else "right")
     for b in data["benchmarks"]:
         x = b.get("extra_info", {})
-        table.add_row(b["name"], f"{b['stats']['median'] * 1e3:.2f}",
+        name = b["name"] if "[" in b["name"] or not b.get("param") else f"{b['name']}[{b['param']}]"
+        table.add_row(name, f"{b['stats']['median'] * 1e3:.2f}",
                       f"{x['img_per_s']:,.0f}" if "img_per_s" in x else "-",
                       f"{x['flops_per_step'] / 1e9:.2f}" if "flops_per_step" in x else "-",
                       f"{x['mfu']:.1%}" if "mfu" in x else "-", x.get("precision", "-"))
-    Console().print(table)
+    Console(width=120).print(table)
 
 
 if __name__ == "__main__":
