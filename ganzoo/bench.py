@@ -150,6 +150,7 @@ class BenchOptions:
     compile: Optional[list[bool]] = None
     device: str = "auto"
     seed: int = 0
+    channels_last: str = "auto"
 
 
 def bench(options: BenchOptions, registry: Optional[Registry] = None,
@@ -204,6 +205,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
                 torch._dynamo.reset()
             trainer = Trainer(TrainConfig(model=options.model, steps=1, batch_size=options.batch_size,
                                           precision=precision, device=str(device), compile=use_compile,
+                                          channels_last=options.channels_last,
                                           seed=options.seed, out="/nonexistent-bench-run"),
                               registry=registry, progress=False, dataset=dataset)
             t_compile = time.perf_counter()

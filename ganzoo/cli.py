@@ -147,6 +147,7 @@ def build_parser() -> Parser:
     bn.add_argument("--precision", type=_precision_list, help="comma-separated (default: every one the device supports)")
     bn.add_argument("--compile", choices=["off", "on", "both"], default="both")
     bn.add_argument("--device", default="auto")
+    bn.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
     bn.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bn.add_argument("--out", help="also write the JSON to this file")
 
@@ -291,7 +292,8 @@ def cmd_bench(args, console: Console, err: Console) -> int:
 
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     options = BenchOptions(model=args.model, shape=args.dataset_shape, batch_size=args.batch_size, steps=args.steps,
-                           warmup=args.warmup, precisions=args.precision, compile=compiles, device=args.device)
+                           warmup=args.warmup, precisions=args.precision, compile=compiles, device=args.device,
+                           channels_last=args.channels_last)
     quiet = args.json
     report = bench(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]", highlight=False)))
     report["command"] = "ganzoo " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
