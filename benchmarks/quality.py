@@ -27,11 +27,11 @@ PUBLISHED = {  # PacGAN Table 1 (Lin et al. 2018): modes captured / high-quality
 MIXTURE_STEPS = 10_000
 
 
-def run_one(model: str, dataset: str, root: Path) -> dict:
+def run_one(model: str, dataset: str, root: Path, precision: str = "auto") -> dict:
     out = root / f"{model}-{dataset}"
     steps = MIXTURE_STEPS if dataset in ("ring8", "grid25") else None
     t0 = time.perf_counter()
-    result = ganzoo.train(model=model, dataset=dataset, steps=steps, out=str(out), device="cpu")
+    result = ganzoo.train(model=model, dataset=dataset, steps=steps, out=str(out), device="cpu", precision=precision)
     seconds = time.perf_counter() - t0
     from ganzoo.evaluate import evaluate_run
 
@@ -50,7 +50,8 @@ def fmt(v, pct=False):
 
 
 def markdown(rows: list[dict], command: str) -> str:
-    lines = [f"# Quality benchmark (CPU)\n", f"Command: `{command}`  ", f"Machine: {platform.processor() or platform.machine()}, "
+    precisions = sorted({r.get("precision", "?") for r in rows})
+    lines = [f"# Quality benchmark (CPU, trained in {', '.join(precisions)})\n", f"Command: `{command}`  ", f"Machine: {platform.processor() or platform.machine()}, "
              f"{torch.get_num_threads()} threads, torch {torch.__version__}, ganzoo {ganzoo.__version__}\n"]
     images = [r for r in rows if r["dataset"] == "digits"]
     if images:
@@ -93,6 +94,8 @@ def main() -> None:
     parser.add_argument("--runs", default="runs/quality", help="where the run folders go")
     parser.add_argument("--models", nargs="+", default=["vanilla", "dcgan", "wgan-gp"])
     parser.add_argument("--datasets", nargs="+", default=["digits", "ring8", "grid25"])
+    parser.add_argument("--precision", default="auto", help="training precision (default: the trainer's default)")
+    parser.add_argument("--tag", default="cpu", help="results file name: quality-TAG.md/json")
     parser.add_argument("--render", metavar="JSON", help="only re-render the Markdown table from a results JSON")
     args = parser.parse_args()
     if args.render:
@@ -101,12 +104,13 @@ def main() -> None:
         Path(args.render).with_suffix(".md").write_text(text + "\n")
         print(text)
         return
-    rows = [run_one(m, d, Path(args.runs)) for d in args.datasets for m in args.models]
+    rows = [run_one(m, d, Path(args.runs) / args.tag, args.precision) for d in args.datasets for m in args.models]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "python " + " ".join(sys.argv)
-    (out / "quality-cpu.json").write_text(json.dumps({"command": command, "results": rows}, indent=2, default=str) + "\n")
-    (out / "quality-cpu.md").write_text(markdown(rows, command) + "\n")
+    (out / f"quality-{args.tag}.json").write_text(json.dumps({"command": command, "results": rows}, indent=2,
+                                                              default=str) + "\n")
+    (out / f"quality-{args.tag}.md").write_text(markdown(rows, command) + "\n")
     print(markdown(rows, command))
 
 

@@ -80,27 +80,33 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     dead = [n for n, p in g.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     if dead:
         _fail(what, f"no finite gradient reaches {dead[:3]}")
-    torch.manual_seed(0)
-    again = make()
-    g.eval()
-    again.eval()
-    with torch.no_grad():
-        if not torch.equal(g(z), again(z)) and not _same_after_step(g, again):
-            _fail(what, "two builds under the same seed differ; initialise only from torch's global RNG")
-        clone = _roundtrip(g, make).eval()
-        if not torch.allclose(g(z), clone(z)):
-            _fail(what, "outputs differ after a state_dict save/load; register every tensor as a parameter or buffer")
-        if _bf16_autocast_available():
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                y = g(z)
-            if tuple(y.shape) != (4, *shape) or not torch.isfinite(y.float()).all():
-                _fail(what, "under bf16 autocast the output has the wrong shape or is not finite")
+    _check_seeded_build(what, make)
+    _check_roundtrip_and_bf16(what, g, make, z, ((4, *shape),))
     return g
 
 
-def _same_after_step(a: nn.Module, b: nn.Module) -> bool:
-    # g took one backward (no optimizer step), so parameters must still match exactly
-    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+def _check_seeded_build(what: str, make: Any) -> None:
+    torch.manual_seed(0)
+    first = make().state_dict()
+    torch.manual_seed(0)
+    second = make().state_dict()
+    if any(not torch.equal(first[k], second[k]) for k in first):
+        _fail(what, "two builds under the same seed differ; initialise only from torch's global RNG")
+
+
+def _check_roundtrip_and_bf16(what: str, module: nn.Module, make: Any, probe: torch.Tensor,
+                              shapes: tuple[tuple[int, ...], ...]) -> None:
+    """Eval-mode outputs survive a state_dict save/load; under bf16 autocast they keep their shape, finite."""
+    module.eval()
+    with torch.no_grad():
+        clone = _roundtrip(module, make).eval()
+        if not torch.allclose(module(probe), clone(probe)):
+            _fail(what, "outputs differ after a state_dict save/load; register every tensor as a parameter or buffer")
+        if _bf16_autocast_available():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                y = module(probe)
+            if tuple(y.shape) not in shapes or not torch.isfinite(y.float()).all():
+                _fail(what, "under bf16 autocast the output has the wrong shape or is not finite")
 
 
 def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, registry: Optional[Registry] = None,
@@ -128,22 +134,8 @@ def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, regi
     dead = [n for n, p in d.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     if dead:
         _fail(what, f"no finite gradient (incl. double backward) reaches {dead[:3]}")
-    torch.manual_seed(0)
-    again = make()
-    d.eval()
-    again.eval()
-    with torch.no_grad():
-        probe = x.detach()
-        if not torch.equal(d(probe), again(probe)):
-            _fail(what, "two builds under the same seed differ; initialise only from torch's global RNG")
-        clone = _roundtrip(d, make).eval()
-        if not torch.allclose(d(probe), clone(probe)):
-            _fail(what, "outputs differ after a state_dict save/load")
-        if _bf16_autocast_available():
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                y = d(probe)
-            if y.reshape(-1).shape != (4,) or not torch.isfinite(y.float()).all():
-                _fail(what, "under bf16 autocast the scores have the wrong shape or are not finite")
+    _check_seeded_build(what, make)
+    _check_roundtrip_and_bf16(what, d, make, x.detach(), ((4,), (4, 1)))
     return d
 
 

@@ -83,3 +83,19 @@ def test_gradient_penalty_matches_closed_form_under_autocast(precision, tmp_path
     w = trainer.gan.discriminator.w.detach()
     expected_grad = 2 * (w.norm() - 1) * w / w.norm()
     assert torch.allclose(trainer.gan.discriminator.w.grad, expected_grad, rtol=tolerance, atol=tolerance)
+
+
+def test_gradient_penalty_is_unscaled_when_a_grad_scaler_is_active(tmp_path):
+    """The fp16 path: the penalty's gradient is taken of the scaled output and unscaled before the norm."""
+    trainer = Trainer(TrainConfig(model="wgan-gp", steps=1, precision="fp32", device="cpu", out=str(tmp_path)),
+                      progress=False)
+    trainer.gan.discriminator = trainer.D = LinearCritic(64)
+    real, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
+    state = trainer.noise.get_state()
+    plain = trainer.gradient_penalty(real, fake)
+    trainer.noise.set_state(state)
+    trainer.scaler_d = torch.amp.GradScaler("cpu", init_scale=2.0**14)
+    scaled = trainer.gradient_penalty(real, fake)
+    assert scaled.item() == pytest.approx(plain.item(), rel=1e-5)
+    expected = (trainer.gan.discriminator.w.detach().norm() - 1) ** 2
+    assert scaled.item() == pytest.approx(expected.item(), rel=1e-5)
