@@ -38,7 +38,7 @@ def run_one(model: str, dataset: str, root: Path, precision: str = "auto") -> di
     metrics = evaluate_run(out)
     # wall time is kept for reference only: quality runs are not a throughput benchmark (see `ganzoo bench`)
     return {"model": model, "dataset": dataset, "steps": result.step, "train_seconds": round(seconds, 1),
-            "precision": result.config["precision"], **{k: v for k, v in metrics.items() if k not in ("run",)}}
+            **{k: v for k, v in metrics.items() if k not in ("run",)}, "train_precision": result.config["precision"]}
 
 
 def fmt(v, pct=False):
@@ -50,7 +50,7 @@ def fmt(v, pct=False):
 
 
 def markdown(rows: list[dict], command: str) -> str:
-    precisions = sorted({r.get("precision", "?") for r in rows})
+    precisions = sorted({str(r.get("train_precision", "?")) for r in rows})
     lines = [f"# Quality benchmark (CPU, trained in {', '.join(precisions)})\n", f"Command: `{command}`  ", f"Machine: {platform.processor() or platform.machine()}, "
              f"{torch.get_num_threads()} threads, torch {torch.__version__}, ganzoo {ganzoo.__version__}\n"]
     images = [r for r in rows if r["dataset"] == "digits"]
