@@ -183,7 +183,10 @@ def cmd_run(args, console: Console, err: Console) -> int:
         trainer = Trainer(TrainConfig(**settings), progress=show, console=err)
         _problems_note(err)
         result = trainer.fit()
-    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 alone reports
+    from .distributed import finish
+
+    finish()  # under torchrun: every rank leaves together; a no-op otherwise
+    if os.environ.get("RANK", "0") != "0":  # rank 0 alone reports
         return 0
     if show:
         console.print(summary_table(result))

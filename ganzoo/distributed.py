@@ -88,6 +88,9 @@ def ranks_in_sync(modules, info: DistInfo, device: torch.device) -> bool:
     return all(torch.equal(g, gathered[0]) for g in gathered)
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
+def finish() -> None:
+    """Leave the process group together: a barrier first, so no rank tears down gloo's connections while a
+    peer is still using them (which aborts the peer with 'terminate called without an active exception')."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
