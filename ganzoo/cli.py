@@ -259,12 +259,12 @@ def cmd_eval(args, console: Console, err: Console) -> int:
     import json
 
     from .evaluate import evaluate_run
-    from .runfolder import _jsonable
+    from .runfolder import jsonable
 
     result = evaluate_run(Path(args.run_dir), samples=args.eval_samples, feature_extractor=args.feature_extractor,
                           weights=args.inception_weights)
     if args.json:
-        print(json.dumps(_jsonable(result)))
+        print(json.dumps(jsonable(result)))
     else:
         console.print(eval_table(result))
     return 0

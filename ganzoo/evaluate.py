@@ -62,8 +62,10 @@ def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extrac
     """Load a run's checkpoint (EMA generator when present), generate samples, measure them, save eval.json."""
     import json
 
-    from .runfolder import RunFolder, _jsonable
-    from .trainer import Trainer, TrainConfig
+    from .checkpoint import atomic_write_bytes
+    from .config import TrainConfig
+    from .runfolder import RunFolder, jsonable
+    from .trainer import Trainer
 
     run = RunFolder(Path(run_dir))
     saved = run.read_config()
@@ -73,7 +75,7 @@ def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extrac
     result = trainer.evaluate(samples=samples, feature_extractor=feature_extractor, weights=weights)
     result = {"run": str(run.path), "model": saved.get("model"), "dataset": saved["dataset"]["name"],
               "step": trainer.start_step, **result}
-    (run.path / "eval.json").write_text(json.dumps(_jsonable(result), indent=2) + "\n")
+    atomic_write_bytes(run.path / "eval.json", (json.dumps(jsonable(result), indent=2) + "\n").encode())
     return result
 
 

@@ -16,13 +16,13 @@ CHECKPOINT = "checkpoint.pt"
 SAMPLES = "samples"
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # JSON has no NaN/inf; keep the information
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, Path):
         return str(value)
     return value
@@ -48,7 +48,7 @@ class RunFolder:
         self.samples.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, config: dict) -> None:
-        atomic_write_bytes(self.path / CONFIG, (json.dumps(_jsonable(config), indent=2) + "\n").encode())
+        atomic_write_bytes(self.path / CONFIG, (json.dumps(jsonable(config), indent=2) + "\n").encode())
 
     def read_config(self) -> dict:
         path = self.path / CONFIG
@@ -66,7 +66,7 @@ class RunFolder:
 
     def append_metrics(self, record: dict) -> None:
         with open(self.path / METRICS, "a") as f:
-            f.write(json.dumps(_jsonable(record)) + "\n")
+            f.write(json.dumps(jsonable(record)) + "\n")
 
     def read_metrics(self) -> list[dict]:
         path = self.path / METRICS
