@@ -184,6 +184,9 @@ class Trainer:
         self.G, self.D = G, D
         # The generator step runs D without DDP: D's weights take no gradient there, so there is nothing to reduce.
         self.D_for_g = self.gan.discriminator
+        # Only a discriminator that declares it scores each sample on its own (no batch norm, no minibatch
+        # statistics) may see real and fake samples in one batch.
+        self.fuse_d = bool(getattr(self.gan.discriminator, "per_sample", False))
         if self.config.sync_bn and not self.dist.enabled:
             self.notices.append("--sync-bn has no effect in a single process (it applies under torchrun)")
         if not self.config.compile:
@@ -301,14 +304,21 @@ class Trainer:
         Follows PyTorch's AMP recipe for gradient penalties: the penalty's own gradient is taken of the *scaled*
         output (so fp16 does not underflow), then unscaled before the norm, which is computed in fp32.
         """
+        x_hat = self._interpolates(real, fake)
+        with self.precision.autocast():
+            scores = self.D(x_hat)
+        return self._penalty(scores, x_hat)
+
+    def _interpolates(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """Random points on lines between real and fake samples, the penalty's inputs (they need gradients)."""
         world = self.dist.world_size
         shape = (real.shape[0] * world,) + (1,) * (real.ndim - 1)
         alpha = torch.rand(shape, generator=self.noise, device=self.device)
         if world > 1:
             alpha = alpha.tensor_split(world)[self.dist.rank]
-        x_hat = torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
-        with self.precision.autocast():
-            scores = self.D(x_hat)
+        return torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
+
+    def _penalty(self, scores: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         out = scores.float().sum()
         scaled = self.scaler_d.is_enabled()
         if scaled:
@@ -345,8 +355,15 @@ class Trainer:
                 else:
                     with torch.no_grad():
                         fake = G(z)
-                real_scores = D(real).float().reshape(-1)
-                fake_scores = D(fake.detach()).float().reshape(-1)
+                if self.fuse_d:
+                    # A per-sample critic scores real and fake samples in one larger forward pass. (The penalty's
+                    # samples stay apart: their double backward would otherwise run over the whole batch.)
+                    n = real.shape[0]
+                    scores = D(torch.cat([real, fake.detach().to(real.dtype)])).float().reshape(-1)
+                    real_scores, fake_scores = scores[:n], scores[n:]
+                else:
+                    real_scores = D(real).float().reshape(-1)
+                    fake_scores = D(fake.detach()).float().reshape(-1)
             loss_d = loss.discriminator_loss(real_scores, fake_scores)
             if gp_weight:
                 loss_d = loss_d + gp_weight * self.gradient_penalty(real, fake)

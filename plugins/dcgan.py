@@ -87,6 +87,8 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(ch, 1, base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
+        # Batch norm mixes a batch's samples; without it each score depends on its own sample only.
+        self.per_sample = normalization != "batch"
 
     def forward(self, x):
         return self.net(x).flatten()

@@ -55,6 +55,7 @@ class MLPDiscriminator(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.per_sample = True  # each score depends on its own sample only: the trainer may batch real and fake
 
     def forward(self, x):
         return self.net(x.flatten(1)).squeeze(1)

@@ -95,3 +95,23 @@ def test_channels_last_is_used_for_conv_models_only(tmp_path):
 def test_batch_larger_than_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(GanzooError, match="larger than the dataset"):
         Trainer(TrainConfig(model="vanilla", batch_size=5000, out=str(tmp_path)), progress=False)
+
+
+@pytest.mark.parametrize("model", ["wgan-gp", "vanilla"])
+def test_per_sample_critic_scores_real_fake_and_penalty_in_one_pass_with_the_same_result(model, tmp_path):
+    """Fusing the discriminator's forward passes is an optimisation only: same losses, same weights (fp32)."""
+    results = []
+    for fuse in (True, False):
+        trainer = Trainer(TrainConfig(model=model, steps=3, batch_size=16, n_critic=2, device="cpu",
+                                      precision="fp32", log_every=1, out=str(tmp_path / str(fuse))), progress=False)
+        assert trainer.fuse_d, "the built-in critic declares per_sample"
+        trainer.fuse_d = fuse
+        trainer.fit()
+        results.append((params(trainer.gan.discriminator), params(trainer.gan.generator)))
+    (d1, g1), (d2, g2) = results
+    assert torch.allclose(d1, d2, atol=1e-5) and torch.allclose(g1, g2, atol=1e-5)
+
+
+def test_batch_norm_discriminator_is_never_fused(tmp_path):
+    trainer = Trainer(TrainConfig(model="dcgan", steps=1, device="cpu", out=str(tmp_path)), progress=False)
+    assert not trainer.fuse_d
