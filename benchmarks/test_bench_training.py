@@ -10,7 +10,7 @@ from ganzoo.bench import count_flops
 from ganzoo.config import TrainConfig
 from ganzoo.evaluate import resolve_extractor
 from ganzoo.metrics import image_metrics, mode_metrics
-from ganzoo.precision import resolve_device, resolve_precision
+from ganzoo.precision import resolve_device
 from ganzoo.trainer import Trainer
 
 SHAPE = (3, 32, 32)

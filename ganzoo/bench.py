@@ -26,7 +26,7 @@ from .build import build
 from .components import Dataset
 from .config import TrainConfig
 from .errors import GanzooError
-from .precision import DTYPES, Precision, bf16_supported, resolve_device
+from .precision import DTYPES, bf16_supported, resolve_device
 from .registry import Registry, get_registry
 from .trainer import Trainer
 

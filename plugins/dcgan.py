@@ -10,7 +10,6 @@ The networks build for any square image size from 8 to 128 that is a multiple of
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 import ganzoo

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import torch
 
-import ganzoo
 from ganzoo.registry import reset_registry
 
 
