@@ -614,7 +614,7 @@ def resume(run_dir: Path, *, steps: Optional[int] = None, progress: bool = False
         raise GanzooError(
             f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger than that to continue"
         )
-    if steps is not None:
+    if steps is not None and trainer.dist.is_main:
         described = trainer.describe()
         trainer.run.write_config({**saved, "train": described["train"]})
     return trainer.fit()
