@@ -163,13 +163,12 @@ class Trainer:
         self._zero = torch.zeros((), device=self.device)
         self.last_eval: dict[str, Any] = {}
         self._reset_accumulators()
-        self._compile_networks()
+        self._wrap_networks()
 
-    def _compile_networks(self) -> None:
-        """torch.compile the networks when asked; anything that cannot be compiled stays eager, with a notice."""
+    def _wrap_networks(self) -> None:
+        """DDP wrappers under torchrun (made once), then torch.compile when asked."""
         G, D = self.gan.generator, self.gan.discriminator
         self.notices: list[str] = []
-        self._compile_unproven = False
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -181,16 +180,25 @@ class Trainer:
                 G = self.gan.generator = nn.SyncBatchNorm.convert_sync_batchnorm(G)
                 D = self.gan.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(D)
             G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        self.G, self.D = G, D
-        # The generator step runs D without DDP: D's weights take no gradient there, so there is nothing to reduce.
-        self.D_for_g = self.gan.discriminator
+        self._eager = (G, D)
         # Only a discriminator that declares it scores each sample on its own (no batch norm, no minibatch
         # statistics) may see real and fake samples in one batch.
         self.fuse_d = bool(getattr(self.gan.discriminator, "per_sample", False))
         if self.config.sync_bn and not self.dist.enabled:
             self.notices.append("--sync-bn has no effect in a single process (it applies under torchrun)")
-        if not self.config.compile:
-            return
+        self._use_eager()
+        if self.config.compile:
+            self._compile_networks()
+
+    def _use_eager(self) -> None:
+        self.G, self.D = self._eager
+        # The generator step runs D without DDP: D's weights take no gradient there, so there is nothing to reduce.
+        self.D_for_g = self.gan.discriminator
+        self._compile_unproven = False
+
+    def _compile_networks(self) -> None:
+        """torch.compile what can be compiled; a critic with a gradient penalty stays eager, with a notice."""
+        G, D = self._eager
         self.G = torch.compile(G)
         if float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0):
             self.notices.append("discriminator left eager: its gradient penalty needs double backward, "
@@ -210,7 +218,7 @@ class Trainer:
             self.train_step()
         except Exception as exc:  # compilers fail in many ways (no C compiler, unsupported ops, ...)
             self.config.compile = False
-            self._compile_networks()
+            self._use_eager()
             first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
             self.notices.append(f"torch.compile failed ({type(exc).__name__}: {first}); running eager")
             self.train_step()
@@ -291,12 +299,15 @@ class Trainer:
             ) from None
 
     # -- one training step ---------------------------------------------------------------------------------------
-    def _z(self, n: int) -> torch.Tensor:
-        """Noise for this rank: drawn for the whole global batch and sharded, so N processes see exactly the
-        noise one process would (data-parallel runs then match single-process runs)."""
+    def _draw(self, draw, n: int, *shape: int) -> torch.Tensor:
+        """Random numbers for this rank's `n` samples, drawn for the whole global batch and sliced, so N processes
+        see exactly what one process would (data-parallel runs then match single-process runs)."""
         world = self.dist.world_size
-        z = torch.randn(n * world, self.gan.latent_dim, generator=self.noise, device=self.device)
-        return z.tensor_split(world)[self.dist.rank] if world > 1 else z
+        values = draw((n * world, *shape), generator=self.noise, device=self.device)
+        return values.tensor_split(world)[self.dist.rank] if world > 1 else values
+
+    def _z(self, n: int) -> torch.Tensor:
+        return self._draw(torch.randn, n, self.gan.latent_dim)
 
     def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates (Gulrajani et al. 2017).
@@ -304,21 +315,10 @@ class Trainer:
         Follows PyTorch's AMP recipe for gradient penalties: the penalty's own gradient is taken of the *scaled*
         output (so fp16 does not underflow), then unscaled before the norm, which is computed in fp32.
         """
-        x_hat = self._interpolates(real, fake)
+        alpha = self._draw(torch.rand, real.shape[0], *(1,) * (real.ndim - 1))
+        x_hat = torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
         with self.precision.autocast():
             scores = self.D(x_hat)
-        return self._penalty(scores, x_hat)
-
-    def _interpolates(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """Random points on lines between real and fake samples, the penalty's inputs (they need gradients)."""
-        world = self.dist.world_size
-        shape = (real.shape[0] * world,) + (1,) * (real.ndim - 1)
-        alpha = torch.rand(shape, generator=self.noise, device=self.device)
-        if world > 1:
-            alpha = alpha.tensor_split(world)[self.dist.rank]
-        return torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
-
-    def _penalty(self, scores: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         out = scores.float().sum()
         scaled = self.scaler_d.is_enabled()
         if scaled:

@@ -115,3 +115,21 @@ def test_per_sample_critic_scores_real_fake_and_penalty_in_one_pass_with_the_sam
 def test_batch_norm_discriminator_is_never_fused(tmp_path):
     trainer = Trainer(TrainConfig(model="dcgan", steps=1, device="cpu", out=str(tmp_path)), progress=False)
     assert not trainer.fuse_d
+
+
+def test_failed_compilation_falls_back_to_eager_with_a_notice(tmp_path, monkeypatch):
+    class Broken(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, *args):
+            raise RuntimeError("no C compiler")
+
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: Broken(module))
+    trainer = Trainer(TrainConfig(model="wgan-gp", steps=2, batch_size=16, device="cpu", compile=True,
+                                  out=str(tmp_path)), progress=False)
+    result = trainer.fit()
+    assert result.step == 2 and trainer.G is trainer.gan.generator
+    assert any("gradient penalty needs double backward" in n for n in trainer.notices)
+    assert any("torch.compile failed (RuntimeError: no C compiler); running eager" in n for n in trainer.notices)
