@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,11 +138,15 @@ class GAN:
     def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Draw n samples from the generator in eval mode, without gradients."""
         p = next(self.generator.parameters())
-        z = torch.randn(n, self.latent_dim, generator=generator, device=p.device)
-        was_training = self.generator.training
-        self.generator.eval()
-        try:
-            with torch.no_grad():
-                return self.generator(z).float()
-        finally:
-            self.generator.train(was_training)
+        return generate(self.generator, torch.randn(n, self.latent_dim, generator=generator, device=p.device))
+
+
+def generate(net: nn.Module, z: torch.Tensor, context: Any = None) -> torch.Tensor:
+    """net(z) in eval mode without gradients (inside `context`, e.g. autocast), as float32; restores the mode."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad(), (context or contextlib.nullcontext()):
+            return net(z).float()
+    finally:
+        net.train(was_training)

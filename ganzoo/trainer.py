@@ -24,7 +24,7 @@ from torch import nn
 from . import __version__, distributed
 from .build import build
 from .checkpoint import load_checkpoint, save_checkpoint
-from .components import GAN, Dataset
+from .components import GAN, Dataset, generate
 from .config import TrainConfig
 from .data import BatchSampler, load_dataset
 from .ema import EMA
@@ -444,12 +444,7 @@ class Trainer:
             z = self.fixed_noise
         else:
             z = torch.randn(n, self.gan.latent_dim, generator=generator or self.noise, device=self.device)
-        was_training = net.training
-        net.eval()
-        with torch.no_grad(), self.precision.autocast():
-            out = net(z)
-        net.train(was_training)
-        return out.float().cpu()
+        return generate(net, z, self.precision.autocast()).cpu()
 
     def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
                  weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
