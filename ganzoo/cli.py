@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from .errors import GanzooError
+from .errors import GanzooError, describe_os_error
 from .registry import KINDS, PLURALS, get_registry
 
 EPILOG = "Docs: docs/usage.md (commands), docs/plugins.md (writing plugins), docs/api.md (Python API)."
@@ -158,6 +158,7 @@ def build_parser() -> Parser:
     new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
     new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
     new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
+    _add_use_parsers(sub)
     return parser
 
 
@@ -388,6 +389,91 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
 COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
 
 
+# -- using a trained run: sample, interpolate, export -----------------------------------------------------------------
+def _labels(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--labels takes comma-separated class numbers, e.g. 3,3,7; got {text!r}") from None
+    if not values or min(values) < 0:
+        raise argparse.ArgumentTypeError(f"--labels takes non-negative class numbers, e.g. 3,3,7; got {text!r}")
+    return values
+
+
+def _add_use_parsers(sub) -> None:
+    def common(p):
+        p.add_argument("run_dir", help="a run folder (ganzoo run --out)")
+        p.add_argument("--seed", type=_number(int, "--seed", allow_zero=True), help="same seed, same output (default: random)")
+        p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+        p.add_argument("--no-ema", action="store_true", help="use the raw generator even when the run kept an EMA one")
+
+    sp = sub.add_parser("sample", help="draw samples from a trained run", description="Draw samples from a run's "
+                        "generator (EMA when kept): a PNG grid (.png), one PNG per sample (a folder: DIR/ or no "
+                        "suffix) or float arrays (.npz); 2-D runs: a scatter plot (.png) or .npz.")
+    common(sp)
+    sp.add_argument("-n", type=_number(int, "-n"), help="how many (default 64)")
+    which = sp.add_mutually_exclusive_group()
+    which.add_argument("--labels", type=_labels, help="conditional runs: these classes, e.g. 3,3,7")
+    which.add_argument("--per-class", type=_number(int, "--per-class"), metavar="K",
+                       help="conditional runs: K samples of every class, one grid row per class")
+    sp.add_argument("--out", required=True, help="grid.png, samples.npz or a folder DIR/")
+
+    ip = sub.add_parser("interpolate", help="walk between random latents (slerp)", description="Spherical "
+                        "interpolation between pairs of random latents, one walk per row (one class per row for "
+                        "conditional runs): a PNG grid, an animated GIF, or .npz.")
+    common(ip)
+    ip.add_argument("--steps", type=_number(int, "--steps"), default=8, help="points per walk, ends included (default 8)")
+    ip.add_argument("--rows", type=_number(int, "--rows"), help="walks (default 4; conditional runs: one per class)")
+    ip.add_argument("--out", required=True, help="walk.png, walk.gif or walk.npz")
+
+    ep = sub.add_parser("export", help="write the generator for use without ganzoo", description="Write the "
+                        "generator (EMA when kept) as safetensors weights, TorchScript or ONNX, with PATH.json "
+                        "describing its inputs and output.")
+    ep.add_argument("run_dir", help="a run folder")
+    ep.add_argument("--format", required=True, choices=["safetensors", "torchscript", "onnx"])
+    ep.add_argument("--out", required=True, help="the file to write, e.g. generator.onnx")
+    ep.add_argument("--no-ema", action="store_true", help="export the raw generator even when the run kept an EMA one")
+
+
+def cmd_sample(args, console: Console, err: Console) -> int:
+    from .load import load
+    from .sampling import draw, generate, per_class_labels, write_samples
+
+    gan = load(args.run_dir, device=args.device, ema=not args.no_ema)
+    labels, nrow = args.labels, None
+    if args.per_class:
+        labels, nrow = per_class_labels(gan, args.per_class), args.per_class
+    z, y = draw(gan, args.n, labels, args.seed)
+    out = write_samples(generate(gan, z, y), args.out, nrow=nrow, latents=z, labels=y)
+    console.print(f"wrote {len(z)} samples of {gan.name} ({gan.loaded_from['weights']} weights, step "
+                  f"{gan.loaded_from['step']}) to {out}", highlight=False)
+    return 0
+
+
+def cmd_interpolate(args, console: Console, err: Console) -> int:
+    from .load import load
+    from .sampling import interpolate, write_walk
+
+    gan = load(args.run_dir, device=args.device, ema=not args.no_ema)
+    walk, labels = interpolate(gan, steps=args.steps, rows=args.rows, seed=args.seed)
+    out = write_walk(walk, args.out, labels)
+    console.print(f"wrote {walk.shape[0]} walks of {walk.shape[1]} steps to {out}", highlight=False)
+    return 0
+
+
+def cmd_export(args, console: Console, err: Console) -> int:
+    from .export import export
+    from .load import load
+
+    gan = load(args.run_dir, ema=not args.no_ema)
+    out = export(gan, args.out, args.format)
+    console.print(f"wrote {out} and {out.name}.json ({args.format}, {gan.loaded_from['weights']} weights)", highlight=False)
+    return 0
+
+
+COMMANDS.update({"sample": cmd_sample, "interpolate": cmd_interpolate, "export": cmd_export})
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -419,6 +505,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if debug:
             traceback.print_exc()
+        message = describe_os_error(exc) if isinstance(exc, OSError) else None
+        if message is not None:  # disk full, read-only, permissions, a file where a folder goes: the user can fix it
+            err.print(f"[bold red]ganzoo: error:[/] {message}", highlight=False, soft_wrap=True)
+            return 2
         err.print(
             f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Optional
 
 
 class GanzooError(Exception):
@@ -39,3 +42,56 @@ class CheckpointError(GanzooError):
 
 class DivergenceError(GanzooError):
     """Training produced non-finite losses or weights."""
+
+
+class RunLockedError(GanzooError):
+    """Another process holds the run folder's lock (it is training or resuming that run)."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint that fails verification; `previous` is a verifying older one to fall back to, if any."""
+
+    def __init__(self, message: str, path: Path, previous: Optional[Path] = None):
+        super().__init__(message)
+        self.path, self.previous = path, previous
+
+
+def _first_blocking_ancestor(path: Path) -> Optional[Path]:
+    """The first existing non-folder on the way down to `path` (why making a folder there fails)."""
+    for parent in reversed([path, *path.parents]):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def describe_os_error(exc: OSError) -> Optional[str]:
+    """A one-line message naming the problem and the fix for the OS errors a user can fix; None for the rest.
+
+    The CLI turns these into exit code 2; anything unmapped stays an internal error (exit 1), since it may be a bug.
+    """
+    name = exc.filename if exc.filename is not None else None
+    where = f" ({name})" if name else ""
+    folder = Path(name).parent if name else None
+    code = exc.errno
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        what = "no space left on the disk" if code == errno.ENOSPC else "disk quota exceeded"
+        return (f"{what} while writing{where}; files written before it are intact: free space "
+                f"(see `df -h {folder or '.'}`) or pass --out on another disk, then resume")
+    if code == errno.EROFS:
+        return f"read-only file system{where}; pass --out (or a run folder) on a writable disk"
+    if code in (errno.EACCES, errno.EPERM):
+        return (f"permission denied{where}; pick a folder you can write to or fix its permissions "
+                f"(`ls -ld {folder or '.'}`)")
+    if code == errno.ENOTDIR:
+        blocker = _first_blocking_ancestor(Path(name)) if name else None
+        return (f"{blocker or name or 'a path'} is a file, not a folder{'' if blocker else where}; "
+                f"pass another --out (or move the file away)")
+    if code == errno.EEXIST:
+        return f"{name or 'the path'} already exists and is not a folder; pass another --out"
+    if code == errno.EISDIR:
+        return f"{name or 'the path'} is a folder where a file was expected; pass a file path"
+    if code == errno.ENAMETOOLONG:
+        return f"file name too long{where}; pass a shorter --out"
+    if code == errno.EIO:
+        return f"input/output error{where}: the disk may be failing; copy the run folder elsewhere and resume there"
+    return None

@@ -18,6 +18,29 @@ from .registry import Registry, get_registry
 DEFAULT_EXTRACTORS = ("inception", "classifier")
 DEFAULT_SAMPLES = {"image": 2000, "vector": 2500}
 
+#: Fewest generated images for which every image metric is defined: recall's k=3 nearest neighbours need 4, FID's
+#: covariance 2, and the Inception Score's 10 splits need 2 samples each (with 1 per split IS is exactly 1).
+MIN_IMAGE_SAMPLES = 20
+#: density/coverage and precision put k=5 (3) nearest-neighbour balls around the real samples: 6 are needed.
+MIN_REAL_IMAGES = 6
+
+
+def check_sample_count(samples: Optional[int], kind: str, num_real: Optional[int] = None,
+                       flag: str = "--samples") -> None:
+    """Refuse, before any sampling or extractor training, a sample count the metrics cannot use (one-line error)."""
+    if samples is not None and (not isinstance(samples, int) or isinstance(samples, bool) or samples < 1):
+        raise GanzooError(f"{flag} must be a positive whole number, got {samples!r}")
+    if kind != "image":
+        return  # mode coverage is defined for any number of points
+    if samples is not None and samples < MIN_IMAGE_SAMPLES:
+        raise GanzooError(
+            f"{flag} {samples} is too few for image metrics: at least {MIN_IMAGE_SAMPLES} are needed (FID's "
+            f"covariance needs 2, recall's k=3 nearest neighbours 4, the Inception Score's 10 splits 2 each); "
+            f"use {DEFAULT_SAMPLES['image']} or more for comparable numbers")
+    if num_real is not None and num_real < MIN_REAL_IMAGES:
+        raise GanzooError(f"the dataset has {num_real} images; image metrics need at least {MIN_REAL_IMAGES} real "
+                          f"images (density/coverage use each one's 5 nearest neighbours)")
+
 
 def resolve_extractor(name: Optional[str], dataset: Dataset, device: torch.device, weights: Optional[str] = None,
                       registry: Optional[Registry] = None) -> FeatureExtractor:
@@ -50,6 +73,7 @@ def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[F
     if extractor is None:
         raise GanzooError("image metrics need a feature extractor")
     real = dataset.data[:max_real]
+    check_sample_count(int(fake.shape[0]), dataset.kind, int(real.shape[0]))
     return image_metrics(real, fake, extractor)
 
 
@@ -71,12 +95,22 @@ def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extrac
     saved = run.read_config()
     config = TrainConfig.from_dict(saved["train"])
     config.out = str(run.path)
+    check_sample_count(samples, _saved_kind(saved))  # before loading data or building anything
     trainer = Trainer(config, registry=registry, resume=run.path, progress=False)
+    check_sample_count(samples or config.eval_samples, trainer.dataset.kind, len(trainer.dataset.data),
+                       flag="--samples" if samples else "the run's eval_samples (override it with --samples)")
     result = trainer.evaluate(samples=samples, feature_extractor=feature_extractor, weights=weights)
     result = {"run": str(run.path), "model": saved.get("model"), "dataset": saved["dataset"]["name"],
               "step": trainer.start_step, **result}
     atomic_write_bytes(run.path / "eval.json", (json.dumps(jsonable(result), indent=2) + "\n").encode())
     return result
+
+
+def _saved_kind(saved: dict) -> str:
+    """The dataset kind (image, vector) from config.json's dataset shape; unknown when it does not say."""
+    dataset = saved.get("dataset")
+    shape = dataset.get("shape") if isinstance(dataset, dict) else None
+    return {3: "image", 1: "vector"}.get(len(shape), "unknown") if isinstance(shape, list) else "unknown"
 
 
 def save_points_plot(fake: torch.Tensor, dataset: Dataset, path: Path) -> Path:
