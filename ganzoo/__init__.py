@@ -18,8 +18,11 @@ from .build import build, list_models  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .data import load_dataset  # noqa: E402
 from .trainer import TrainResult, Trainer, resume, train  # noqa: E402
+from .loggers import Logger  # noqa: E402
+from .load import load  # noqa: E402  (the function; the module stays importable as `from ganzoo.load import ...`)
 
 __all__ = [
     "GAN", "Dataset", "DatasetRequest", "GanzooError", "Loss", "Recipe", "TrainConfig", "TrainResult", "Trainer",
     "build", "get_registry", "hookimpl", "list_models", "load_dataset", "reset_registry", "resume", "train",
 ]
+__all__ += ["Logger", "load"]
