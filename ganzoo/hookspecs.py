@@ -55,3 +55,12 @@ def register_feature_extractors(register):
     ``factory(dataset: ganzoo.Dataset, *, device, weights=None) -> ganzoo.metrics.FeatureExtractor``; raise
     ``ganzoo.metrics.ExtractorUnavailable`` with the reason when it cannot be built here (missing weights).
     """
+
+
+@hookspec
+def register_loggers(register):
+    """Register logger factories: ``register(name, factory, description="")``.
+
+    ``factory(run_dir: Path, start_step: int = 0, **options) -> ganzoo.Logger``; chosen with ``--logger NAME[,NAME]``
+    (``jsonl`` is always on). Loggers get what the trainer already read at its log, sample and eval points.
+    """

@@ -31,12 +31,14 @@ KINDS = {
     "model": "register_models",
     "dataset": "register_datasets",
     "feature_extractor": "register_feature_extractors",
+    "logger": "register_loggers",
 }
 
 
 #: registry kind -> its plural, as used on the command line (`ganzoo list losses`)
 PLURALS = {"generator": "generators", "discriminator": "discriminators", "loss": "losses", "model": "models",
-           "dataset": "datasets", "feature_extractor": "feature-extractors"}
+           "dataset": "datasets", "feature_extractor": "feature-extractors",
+           "logger": "loggers"}
 
 
 @dataclass(frozen=True)
