@@ -1,6 +1,7 @@
 """Checkpoints written atomically, checksummed, rotated, and read without executing code.
 
-On disk a checkpoint is torch.save's zip archive followed by one trailer line::
+On disk a checkpoint is torch.save's zip archive (with the archive comment ``ganzoo-checkpoint/2``) followed by
+one trailer line::
 
     <torch.save bytes>\\n#ganzoo sha256=<64 hex> size=<20 digits>\\n
 
@@ -24,6 +25,7 @@ import os
 import pickle
 import re
 import secrets
+import struct
 import time
 import warnings
 from pathlib import Path
@@ -38,6 +40,7 @@ TRAILER_FORMAT = b"\n#ganzoo sha256=%s size=%020d\n"
 TRAILER_LEN = len(TRAILER_FORMAT % (b"0" * 64, 0))
 _TRAILER = re.compile(rb"\n#ganzoo sha256=([0-9a-f]{64}) size=([0-9]{20})\n")
 _ZIP_END = b"PK\x05\x06"  # end-of-central-directory record; torch.save writes no archive comment
+ZIP_COMMENT = b"ganzoo-checkpoint/2"
 
 Notice = Callable[[str], None]
 
@@ -108,14 +111,20 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
 
 # -- the checksummed container -------------------------------------------------------------------------------------
 def seal(payload: bytes) -> bytes:
-    """torch.save bytes -> the bytes of a checksummed checkpoint file."""
+    """torch.save bytes -> the bytes of a checksummed checkpoint file.
+
+    The zip archive also gets the comment ``ganzoo-checkpoint/2``, so a file that lost exactly its trailer no longer
+    ends like a 0.1 file (an empty comment) and is refused as truncated instead of loaded unverified.
+    """
+    if payload[-22:-18] == _ZIP_END and payload[-2:] == b"\0\0":
+        payload = payload[:-2] + struct.pack("<H", len(ZIP_COMMENT)) + ZIP_COMMENT
     return payload + TRAILER_FORMAT % (hashlib.sha256(payload).hexdigest().encode(), len(payload))
 
 
 def unseal(data: bytes, path: Path) -> tuple[bytes, bool]:
     """(payload, verified) of a checkpoint file's bytes; raises CorruptCheckpointError with the reason.
 
-    verified is False for a complete ganzoo 0.1 file (no trailer, ends with a zip end record).
+    verified is False for a complete ganzoo 0.1 file (no trailer, ends with a zip end record without comment).
     """
     match = _TRAILER.fullmatch(data[-TRAILER_LEN:]) if len(data) >= TRAILER_LEN else None
     if match is None:
