@@ -96,10 +96,13 @@ class DatasetRequest:
 
 @dataclass
 class Dataset:
-    """A dataset small enough to live as one tensor on the training device.
+    """A dataset: its samples as one tensor (in memory, or memory-mapped from a prepared cache).
 
-    ``data`` is ``(N, *shape)`` float32: images in [-1, 1], or 2-D points in their own units. ``centers`` and
-    ``std`` describe Gaussian mixtures (for mode-coverage metrics).
+    ``data`` is ``(N, C, H, W)`` uint8 images in 0..255 (4x less memory than floats; samplers convert each batch to
+    float32 in [-1, 1] on the device), float32 images already in [-1, 1], or ``(N, D)`` float32 points in their own
+    units. ``labels`` is int64 ``(N,)`` or None. ``centers`` and ``std`` describe Gaussian mixtures (for
+    mode-coverage metrics). ``info`` says where the data came from (a prepared cache's path and content hash,
+    files skipped as unreadable).
     """
 
     name: str
@@ -108,10 +111,17 @@ class Dataset:
     centers: Optional[torch.Tensor] = None
     std: Optional[float] = None
     description: str = ""
+    info: dict = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.data.shape[1:])
+
+    def float_data(self, index: Any = None) -> torch.Tensor:
+        """The samples (all, or ``data[index]``) as float32: uint8 images mapped to [-1, 1], the rest as stored."""
+        from .data import to_float
+
+        return to_float(self.data if index is None else self.data[index])
 
     @property
     def kind(self) -> str:

@@ -72,7 +72,7 @@ def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[F
         return {**mode_metrics(fake, dataset.centers, dataset.std), "num_samples": int(fake.shape[0])}
     if extractor is None:
         raise GanzooError("image metrics need a feature extractor")
-    real = dataset.data[:max_real]
+    real = dataset.float_data(slice(0, max_real))  # uint8 images -> float32 in [-1, 1], like the fakes
     check_sample_count(int(fake.shape[0]), dataset.kind, int(real.shape[0]))
     return image_metrics(real, fake, extractor)
 

@@ -1,7 +1,8 @@
 """Built-in datasets: digits (no download), 2-D Gaussian mixtures, MNIST, Fashion-MNIST, CIFAR-10, image folders.
 
-Image datasets come back as float32 ``(N, C, H, W)`` tensors in [-1, 1]; mixtures as ``(N, 2)`` points with their
-centres and standard deviation, for the mode-coverage metrics.
+Image datasets come back as uint8 ``(N, C, H, W)`` tensors in 0..255 (digits, with its 17 grey levels, as float32 in
+[-1, 1]); mixtures as ``(N, 2)`` points with their centres and standard deviation, for the mode-coverage metrics.
+Image folders go through a prepared cache (see ganzoo.prepare), so only the first run decodes them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ import numpy as np
 import torch
 
 import ganzoo
+from ganzoo.data import cache_dir, resize_images
 from ganzoo.download import fetch
+from ganzoo.prepare import cached_folder, open_prepared
 from ganzoo.errors import DataError
 
 MIXTURE_SAMPLES = 100_000
@@ -30,7 +33,7 @@ def load_digits(request):
 
     bunch = sk_load_digits()
     images = torch.from_numpy(bunch.images.astype(np.float32)).unsqueeze(1) / 8.0 - 1.0  # 0..16 -> -1..1
-    images = _maybe_resize(images, request.image_size)
+    images = resize_images(images, request.image_size)
     return ganzoo.Dataset("digits", images, labels=torch.from_numpy(bunch.target).long(),
                           description="8x8 handwritten digits bundled with scikit-learn")
 
@@ -136,8 +139,8 @@ def _load_idx_dataset(request, name):
     labels = read_idx(paths["train-labels-idx1-ubyte"])
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DataError(f"{name}: images {images.shape} and labels {labels.shape} do not match; the files are corrupt")
-    tensor = torch.from_numpy(images.astype(np.float32)).unsqueeze(1) / 127.5 - 1.0
-    tensor = _maybe_resize(tensor, request.image_size)
+    tensor = resize_images(torch.from_numpy(np.array(images, dtype=np.uint8)).unsqueeze(1),
+                           request.image_size)
     return ganzoo.Dataset(name, tensor, labels=torch.from_numpy(labels.astype(np.int64)),
                           description=f"{name} training split, 28x28 grey")
 
@@ -211,45 +214,32 @@ def load_cifar10(request):
     parts = [_read_cifar_batch(blobs[name], name) for name in CIFAR10_BATCHES]
     images = np.concatenate([p[0] for p in parts])
     labels = np.concatenate([p[1] for p in parts])
-    tensor = torch.from_numpy(images.astype(np.float32)) / 127.5 - 1.0
-    tensor = _maybe_resize(tensor, request.image_size)
+    tensor = resize_images(torch.from_numpy(images), request.image_size)
     return ganzoo.Dataset("cifar10", tensor, labels=torch.from_numpy(labels), description="CIFAR-10 training split")
 
 
 # -- image folders -------------------------------------------------------------------------------------------------
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
 def load_folder(request):
-    """Every PNG/JPEG under a folder (`folder:PATH`), as RGB, resized to --image-size (default 32)."""
-    from PIL import Image, UnidentifiedImageError
-
+    """Every PNG/JPEG under a folder (`folder:PATH`), as RGB resized to --image-size (default 32), labelled by class
+    sub-folder when every image sits in one. Decoded once into a cache keyed by the folder's content; unreadable
+    files are skipped and named in one line."""
     if not request.argument:
         raise DataError("the folder dataset needs a path: use --dataset folder:PATH")
-    root = Path(request.argument).expanduser()
-    if not root.is_dir():
-        raise DataError(f"image folder {root} does not exist; check the path in --dataset folder:PATH")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise DataError(f"no PNG or JPEG images found under {root}; point folder:PATH at a folder of images")
-    size = request.image_size or 32
-    arrays = []
-    for path in files:
-        try:
-            with Image.open(path) as img:
-                img = img.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, OSError) as exc:
-            raise DataError(f"cannot read image {path} ({exc}); remove or replace it") from None
-    data = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    return ganzoo.Dataset(f"folder:{root}", data.contiguous(), description=f"{len(files)} images from {root}")
+    return cached_folder(request.argument, request.image_size or 32, cache_dir() / "prepared")
 
 
-def _maybe_resize(images: torch.Tensor, size):
-    if not size or images.shape[-1] == size:
-        return images
-    return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
-                                           align_corners=False).clamp_(-1, 1)
+def load_prepared(request):
+    """A dataset written by `ganzoo prepare` (`prepared:PATH`, or just its PATH): memory-mapped uint8 images."""
+    if not request.argument:
+        raise DataError("the prepared dataset needs a path: use --dataset prepared:PATH (from `ganzoo prepare`)")
+    dataset = open_prepared(request.argument)
+    size = dataset.data.shape[-1]
+    if request.image_size and request.image_size != size:
+        raise DataError(f"{request.argument} was prepared at {size}px, not --image-size {request.image_size}; "
+                        f"drop --image-size or prepare it again at that size")
+    return dataset
 
 
 @ganzoo.hookimpl
@@ -260,4 +250,5 @@ def register_datasets(register):
     register("mnist", load_mnist, "MNIST handwritten digits, 28x28 (downloaded, SHA-256 checked)")
     register("fashion-mnist", load_fashion_mnist, "Fashion-MNIST, 28x28 (downloaded, SHA-256 checked)")
     register("cifar10", load_cifar10, "CIFAR-10, 3x32x32 (downloaded, SHA-256 checked)")
-    register("folder", load_folder, "a folder of PNG/JPEG images: --dataset folder:PATH")
+    register("folder", load_folder, "a folder of PNG/JPEG images: --dataset folder:PATH (decoded once, cached)")
+    register("prepared", load_prepared, "a dataset written by `ganzoo prepare`: --dataset prepared:PATH")

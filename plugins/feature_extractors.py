@@ -67,7 +67,7 @@ def _train_classifier(dataset, device, seed):
     order = torch.randperm(n, generator=g)
     n_test = max(1, int(0.15 * n))
     test_idx, train_idx = order[:n_test], order[n_test:]
-    x, y = dataset.data.to(device), dataset.labels.long().to(device)
+    x, y = dataset.float_data().to(device), dataset.labels.long().to(device)  # uint8 images -> [-1, 1]
     num_classes = int(y.max().item()) + 1
     torch.manual_seed(seed)
     model = ClassifierFeatures(dataset.shape[0], num_classes).to(device)
