@@ -155,6 +155,18 @@ def build_parser() -> Parser:
     rp.add_argument("inputs", nargs="+", help="bench JSON files (ganzoo bench --out) and run folders")
     rp.add_argument("--out", default="report.md", help="Markdown file; the HTML page goes beside it (default report.md)")
 
+    pr = sub.add_parser("prepare", help="decode and resize a dataset once into a memory-mappable uint8 cache",
+                        description="Decode and resize an image folder (PATH or folder:PATH; class sub-folders become "
+                                    "labels) or a registered image dataset once, into a uint8 cache that runs read with "
+                                    "--dataset PATH (in memory when it fits, streamed from disk when not). Unreadable "
+                                    "images are skipped and named.")
+    pr.add_argument("spec", help="an image folder, folder:PATH, or a registered image dataset (mnist, cifar10, ...)")
+    pr.add_argument("--image-size", required=True, type=_number(int, "--image-size"), help="square size in pixels")
+    pr.add_argument("--out", help="output folder (default ./NAME-SIZEpx)")
+    pr.add_argument("--workers", type=_number(int, "--workers"), help="decoding threads (default: CPU cores, up to 8)")
+    pr.add_argument("--data-dir", help="where a registered dataset's files are (as for `ganzoo run`)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+
     new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
     new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
     new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
@@ -386,7 +398,22 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
     return 0
 
 
-COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin}
+def cmd_prepare(args, console: Console, err: Console) -> int:
+    from .prepare import human_bytes, run_prepare, skipped_line
+
+    report = run_prepare(args.spec, args.image_size, out=args.out, workers=args.workers, data_dir=args.data_dir,
+                         progress=not args.quiet)
+    n, c, h, w = report.shape
+    if report.skipped:
+        err.print(f"[yellow]warning:[/] {skipped_line(report.skipped, n + len(report.skipped))}", highlight=False,
+                  soft_wrap=True)
+    console.print(f"prepared {n:,} images {c}x{h}x{w} ({human_bytes(report.nbytes)}) in {report.seconds:.1f} s "
+                  f"into {report.path} (hash {report.content_hash[:12]}); train on it with "
+                  f"`ganzoo run MODEL --dataset {report.path}`", highlight=False, soft_wrap=True)
+    return 0
+
+
+COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin, "prepare": cmd_prepare}
 
 
 # -- using a trained run: sample, interpolate, export -----------------------------------------------------------------

@@ -339,3 +339,22 @@ def cached_folder(root, image_size: int, cache_root: Path, *, workers: Optional[
     if dataset.info["skipped"]:
         notice(skipped_line(dataset.info["skipped"], dataset.info["files"]))
     return dataset
+
+
+# -- `ganzoo prepare` ----------------------------------------------------------------------------------------------
+def run_prepare(spec: str, image_size: int, *, out: Optional[str] = None, workers: Optional[int] = None,
+                data_dir: Optional[str] = None, progress: bool = True) -> PrepareReport:
+    """Prepare SPEC: an image folder (PATH or folder:PATH) or a registered image dataset (e.g. mnist, cifar10)."""
+    from .data import load_dataset, parse_dataset_spec
+
+    name, arg = parse_dataset_spec(spec)
+    folder = arg if name == "folder" else (spec if Path(spec).expanduser().is_dir() else None)
+    if folder is not None:
+        root = Path(folder).expanduser()
+        target = Path(out) if out else Path(f"{root.resolve().name}-{image_size}px")
+        return prepare_folder(root, image_size, target, workers=workers, progress=progress)
+    dataset = load_dataset(spec, data_dir=Path(data_dir) if data_dir else None)
+    if dataset.data.ndim != 4:
+        raise DataError(f"dataset {spec!r} holds points, not images; nothing to prepare (it is small: use it directly)")
+    target = Path(out) if out else Path(f"{spec.replace(':', '-').replace('/', '_')}-{image_size}px")
+    return prepare_tensor(dataset.data, dataset.labels, image_size, target, source=spec, progress=progress)
