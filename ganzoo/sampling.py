@@ -208,7 +208,7 @@ def write_walk(walk: torch.Tensor, path: Union[str, Path], labels: Optional[torc
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, walk=walk.float().numpy(), **({"labels": labels.long().numpy()} if labels is not None else {}))
         return path
-    if walk.ndim != 6:
+    if walk.ndim != 5:
         raise GanzooError(f"walks through {tuple(walk.shape[2:])}-shaped points cannot be drawn; write an .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "png":
