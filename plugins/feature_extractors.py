@@ -3,9 +3,9 @@
 - ``classifier``: a small CNN trained on the dataset's own labelled training split (85%), evaluated on the held-out
   15%; cached under ``~/.cache/ganzoo/classifiers/`` keyed by dataset name and a hash of its data. Its test accuracy
   travels with every score it produces, so a reader knows how far to trust the features.
-- ``inception``: the InceptionV3 of Heusel et al. 2017 as packaged by torch-fidelity (through torchmetrics), the
-  field's standard for natural images. It needs ``torch-fidelity`` and its weights file (``--inception-weights PATH``
-  or torch hub's cache); without them it says so and nothing falls back silently.
+- ``inception``: the FID standard network (TF Inception-v3 as ported by pytorch-fid / torch-fidelity, see
+  ``ganzoo.metrics.inception``), the field's standard for natural images. Needs only its weights file
+  (``--inception-weights PATH`` or torch hub's cache); without it, it says so and nothing falls back silently.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from pathlib import Path
+from typing import Optional
 
 import torch
 from torch import nn
@@ -20,7 +21,16 @@ from torch import nn
 import ganzoo
 from ganzoo.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.data import cache_dir
+from ganzoo.errors import GanzooError
 from ganzoo.metrics import ExtractorUnavailable, FeatureExtractor
+from ganzoo.metrics.inception import (
+    PUBLISHED_SHA256_PREFIX,
+    RESIZE,
+    WEIGHT_FILE_NAMES,
+    WEIGHTS_URL,
+    FIDInceptionV3,
+    load_fid_weights,
+)
 
 CLASSIFIER_VERSION = 1
 
@@ -116,54 +126,79 @@ def classifier_extractor(dataset, *, device, weights=None):
     return model
 
 
-INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"
-
-
 class InceptionFeatures(FeatureExtractor):
-    """torch-fidelity's FID InceptionV3: 2048-d pool features and 1008-way logits, on 299x299 RGB uint8 input."""
+    """The FID standard network on generator output: [-1, 1] floats -> uint8 RGB (grey repeated) -> Inception.
 
-    def __init__(self, weights_path: str):
+    Images go through the network `chunk` at a time (a 299x299 Inception pass holds ~30 MB of activations per image),
+    so any batch size works and a sample's features do not depend on which batch it came in.
+    """
+
+    def __init__(self, net: FIDInceptionV3, weights_path: Path, sha256: str, chunk: int = 32):
         super().__init__()
-        from torchmetrics.image.fid import NoTrainInceptionV3
-
-        self.net = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048", "logits_unbiased"],
-                                      feature_extractor_weights_path=weights_path)
-        self.num_features = 2048
+        self.net = net
+        self.chunk = chunk
+        self.num_features = net.num_features
         self.name = "inception"
-        self.description = "InceptionV3 (torch-fidelity FID weights), 2048-d pool3 features"
+        published = sha256.startswith(PUBLISHED_SHA256_PREFIX)
+        self.protocol = {
+            "network": "TF Inception-v3 2015-12-05 (pytorch-fid / torch-fidelity port)",
+            "weights": weights_path.name,
+            "weights_sha256": sha256,
+            "published_weights": published,
+            "input": "generator output [-1, 1] -> round((x + 1) * 127.5) uint8 RGB, grey repeated to 3 channels",
+            "resize": f"{RESIZE} to {net.input_size}x{net.input_size}",
+            "normalise": "(x - 128) / 128",
+            "features": "pool3, 2048-d (FID, KID, precision/recall, density/coverage)",
+            "is_logits": "pool3 @ fc.weight.T, 1008 classes, no bias (as the reference IS code)",
+        }
+        trust = ("the published FID weights" if published else
+                 "NOT the published FID weights: numbers are not comparable with papers")
+        self.description = (f"TF Inception-v3 FID network, {weights_path.name} (sha256 {sha256[:12]}, {trust}), "
+                            f"pool3 2048-d, TF1 bilinear resize to {net.input_size}")
 
     @staticmethod
-    def _to_uint8_rgb(x):
+    def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
         x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+        if x.shape[1] == 1:
+            return x.expand(-1, 3, -1, -1)
+        if x.shape[1] != 3:
+            raise GanzooError(f"the inception extractor needs 1- or 3-channel images, got {x.shape[1]} channels")
+        return x
+
+    def features_and_logits(self, x):
+        parts = [self.net(self.to_uint8_rgb(c)) for c in x.split(self.chunk)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
     def features(self, x):
-        return self.net(self._to_uint8_rgb(x))[0].reshape(x.shape[0], -1)
+        return self.features_and_logits(x)[0]
 
     def logits(self, x):
-        return self.net(self._to_uint8_rgb(x))[1].reshape(x.shape[0], -1)
+        return self.features_and_logits(x)[1]
+
+
+def find_inception_weights() -> Optional[Path]:
+    """The weights file in torch hub's cache under either published name (pytorch-fid's or torch-fidelity's)."""
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    return next((folder / n for n in WEIGHT_FILE_NAMES if (folder / n).is_file()), None)
 
 
 def inception_extractor(dataset, *, device, weights=None):
-    """InceptionV3 features; needs torch-fidelity and the FID weights file (never downloaded silently)."""
+    """The FID InceptionV3 with a local weights file (never downloaded silently; see docs/metrics.md)."""
     if dataset.kind != "image":
         raise ExtractorUnavailable("the inception extractor works on images only")
-    try:
-        import torch_fidelity  # noqa: F401
-    except ImportError:
+    path = Path(weights) if weights else find_inception_weights()
+    if path is None or not path.is_file():
+        where = path or Path(torch.hub.get_dir()) / "checkpoints" / WEIGHT_FILE_NAMES[0]
         raise ExtractorUnavailable(
-            "the inception extractor needs torch-fidelity: `pip install torch-fidelity`, then give its FID weights "
-            "with --inception-weights PATH"
-        ) from None
-    path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS
-    if not path.is_file():
-        raise ExtractorUnavailable(
-            f"InceptionV3 weights not found at {path}; pass --inception-weights PATH ({INCEPTION_WEIGHTS})"
+            f"InceptionV3 weights not found at {where}; download {WEIGHTS_URL} and pass --inception-weights PATH"
         )
-    return InceptionFeatures(str(path)).to(device).eval()
+    net = FIDInceptionV3()
+    sha256 = load_fid_weights(net, path)
+    return InceptionFeatures(net, path, sha256).to(device).eval().requires_grad_(False)
 
 
 @ganzoo.hookimpl
 def register_feature_extractors(register):
-    register("inception", inception_extractor, "InceptionV3 (torch-fidelity weights), the standard for natural images")
+    register("inception", inception_extractor,
+             "FID InceptionV3 (pt_inception-2015-12-05 weights), the standard for natural images")
     register("classifier", classifier_extractor, "small CNN trained on the dataset's labels; accuracy reported")

@@ -1,4 +1,4 @@
-"""Quality metrics: FID/KID/IS through torchmetrics on a pluggable feature extractor, precision/recall,
+"""Quality metrics: FID/KID/IS on a pluggable feature extractor, precision/recall,
 density/coverage, and the mode-coverage metrics of the 2-D Gaussian-mixture benchmarks."""
 
 from .extractor import ExtractorUnavailable, FeatureExtractor

@@ -13,16 +13,19 @@ class ExtractorUnavailable(GanzooError):
 
 
 class FeatureExtractor(nn.Module):
-    """Base class. Subclasses set ``num_features`` and ``description`` and implement ``features`` and ``logits``.
+    """Base class. Subclasses set ``num_features``, ``name`` and ``description`` and implement ``features`` and
+    ``logits`` (or ``features_and_logits`` when one forward pass yields both, as Inception's does).
 
-    Inputs are float images ``(N, C, H, W)`` in [-1, 1], exactly what the generator makes; torchmetrics is used with
-    ``normalize=False`` so nothing rescales them on the way (with ``normalize=True`` it would hand the module uint8
-    0..255 values). ``description`` says what the features are and how far to trust them (e.g. test accuracy).
+    Inputs are float images ``(N, C, H, W)`` in [-1, 1], exactly what the generator makes; each extractor converts
+    them itself (Inception to uint8 RGB). ``description`` says what the features are and how far to trust them
+    (e.g. test accuracy); ``protocol`` names everything a reader needs to compare two numbers (weights file hash,
+    resize, normalisation) and travels into every result.
     """
 
     num_features: int = 0
     description: str = ""
     name: str = ""
+    protocol: dict  # optional; set by extractors with a published protocol (see InceptionFeatures)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -30,16 +33,8 @@ class FeatureExtractor(nn.Module):
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.features(x), self.logits(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)
-
-
-class LogitsView(nn.Module):
-    """Presents an extractor's class logits as the 'features' torchmetrics' InceptionScore softmaxes."""
-
-    def __init__(self, extractor: FeatureExtractor):
-        super().__init__()
-        self.extractor = extractor
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.extractor.logits(x)
