@@ -113,7 +113,9 @@ def _add_eval_arguments(p: argparse.ArgumentParser, samples_flag: str = "--eval-
                    help="generated samples per evaluation (default 2000 images, 2500 points)")
     p.add_argument("--feature-extractor", help="feature extractor for image metrics (default: inception when its "
                                                "weights are available, else classifier)")
-    p.add_argument("--inception-weights", metavar="PATH", help="InceptionV3 FID weights file for --feature-extractor inception")
+    p.add_argument("--inception-weights", metavar="PATH",
+                   help="FID InceptionV3 weights for --feature-extractor inception: pt_inception-2015-12-05-6726825d.pth "
+                        "(pytorch-fid's release; docs/metrics.md says where to get it)")
 
 
 def build_parser() -> Parser:
