@@ -252,9 +252,6 @@ def load_checkpoint(path: Path, map_location: Any = "cpu", *, notice: Optional[N
         offer, prev = _offer_previous(path)
         raise CorruptCheckpointError(f"checkpoint {path} is corrupt or truncated ({exc}); it is left untouched; "
                                      f"{offer}", path, prev) from None
-    if not verified:
-        (notice or _warn)(f"{path} was written by ganzoo 0.1 without a checksum and is loaded unverified; "
-                          f"the next checkpoint saved will carry one")
     try:
         state = torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -269,4 +266,7 @@ def load_checkpoint(path: Path, map_location: Any = "cpu", *, notice: Optional[N
                                      f"untouched; {offer}", path, prev) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ganzoo checkpoint (format {FORMAT} expected)")
+    if not verified:
+        (notice or _warn)(f"{path} was written by ganzoo 0.1 without a checksum and is loaded unverified; "
+                          f"the next checkpoint saved will carry one")
     return state
