@@ -1,38 +1,60 @@
-"""`ganzoo bench`: times the trainer's full training step against a plain eager-fp32 loop, in one run.
+"""`ganzoo bench`: times the trainer's full training step against two hand-written loops on the same modules.
 
-For each setting (precision x compile) it reports images per second, step time (median, 10th and 90th percentile),
-peak memory, FLOPs per step (torch.utils.flop_counter, on the setting's own step) and MFU: achieved FLOP/s over
-the peak that a large matrix product reaches in that precision on this machine, measured in the same run. The
-reference is the training loop of PyTorch's canonical GAN example in pytorch/examples (eager fp32, contiguous tensors, default Adam, loss
-values read with `.item()` every step) over identically built modules, so `speedup_vs_eager` is a same-run ratio.
+References (built from the same recipe with the same seed, so they start from identical weights):
+
+- `eager-fp32-reference`: the training loop of PyTorch's canonical GAN example (pytorch/examples): eager fp32,
+  contiguous tensors, default Adam, D on real then detached fake, G through D with D's weight gradients computed,
+  losses read with `.item()` every step.
+- `tuned-eager-reference`: the same loop with the few lines a competent user adds: bf16 autocast where the device
+  supports it, channels-last for convolutional models, fused (else foreach) Adam, no per-step `.item()`. It takes
+  n_critic and the gradient penalty exactly as the eager reference does.
+
+Settings and references are timed in interleaved rounds (A B C A B C ...); every speedup is the ratio of two
+medians *within one round*, and the report gives the median over rounds with its min-max and interquartile range,
+so drift of the machine between rounds does not masquerade as a speedup. Peak memory is measured per setting in a
+fresh child process (see `measure_memory`), FLOPs by torch.utils.flop_counter on the setting's own step, and MFU
+against the matrix-product peak of the setting's precision measured in the same run.
+
+Everything that builds or steps the ganzoo trainer is in `make_trainer_step`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import json
+import math
+import os
 import platform
 import resource
 import statistics
+import subprocess
+import sys
 import time
 import warnings
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Optional, Union
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import __version__
 from .build import build
-from .components import Dataset
-from .config import TrainConfig
 from .errors import GanzooError
 from .precision import DTYPES, bf16_supported, resolve_device
 from .registry import Registry, get_registry
-from .trainer import Trainer
+
+EAGER = "eager-fp32-reference"
+TUNED = "tuned-eager-reference"
+CUDAGRAPHS = "cudagraphs"  # a compile setting: inductor with CUDA graphs (mode "reduce-overhead")
 
 
 def supported_precisions(device: torch.device) -> list[str]:
     out = ["fp32"]
+    if device.type == "cuda":
+        out.append("tf32")
     if bf16_supported(device):
         out.append("bf16")
     if device.type == "cuda":
@@ -45,34 +67,342 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+@contextlib.contextmanager
+def _tf32(enabled: bool):
+    """TF32 matmuls and convolutions on (CUDA) for the duration; restores the previous flags."""
+    old = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
+
 def measure_peak_flops(device: torch.device, precision: str, size: Optional[int] = None, reps: int = 10) -> float:
-    """FLOP/s of a large square matrix product in `precision` (fp32 matmul for fp32), best of `reps`."""
+    """FLOP/s of a large square matrix product in `precision` (tf32: fp32 tensors, TF32 math), best of `reps`."""
     size = size or (8192 if device.type == "cuda" else 2048)
-    dtype = DTYPES[precision]
-    a = torch.randn(size, size, device=device).to(dtype)
-    b = torch.randn(size, size, device=device).to(dtype)
-    for _ in range(3):
-        a @ b
-    _sync(device)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
+    dtype = torch.float32 if precision == "tf32" else DTYPES[precision]
+    with _tf32(precision == "tf32"):
+        a = torch.randn(size, size, device=device).to(dtype)
+        b = torch.randn(size, size, device=device).to(dtype)
+        for _ in range(3):
+            a @ b
         _sync(device)
-        best = min(best, time.perf_counter() - t0)
+        best = float("inf")
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            a @ b
+            _sync(device)
+            best = min(best, time.perf_counter() - t0)
     return 2 * size**3 / best
 
 
-def _peak_memory_mb(device: torch.device) -> tuple[float, str]:
+def count_flops(step: Callable[[], None]) -> int:
+    with FlopCounterMode(display=False) as counter:
+        step()
+    return int(counter.get_total_flops())
+
+
+# -- spreads -------------------------------------------------------------------------------------------------------
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min, max and quartiles (inclusive method, so they stay inside min-max) of repeated measurements."""
+    if not values:
+        raise ValueError("spread of no values")
+    if len(values) == 1:
+        v = float(values[0])
+        return {"median": v, "min": v, "max": v, "q1": v, "q3": v}
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "q1": q1, "q3": q3}
+
+
+def decimals_for(width: float, most: int = 3) -> int:
+    """Decimals that the width of a spread supports: its first significant digit is the last one quoted."""
+    if not width or not math.isfinite(width) or width <= 0:
+        return most
+    return max(0, min(most, -math.floor(math.log10(width))))
+
+
+def format_spread(median: float, low: float, high: float, unit: str = "x") -> str:
+    """'2.4x (2.2-2.6)': the median and its range, at the precision the range supports."""
+    d = decimals_for(high - low)
+    return f"{median:.{d}f}{unit} ({low:.{d}f}-{high:.{d}f})"
+
+
+# -- the two hand-written reference loops ---------------------------------------------------------------------------
+def _has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
+
+
+class LoopReference:
+    """The canonical GAN loop, generalised to the recipe's loss, n_critic and gradient penalty.
+
+    `tuned=False` is pytorch/examples' loop (eager fp32, `.item()` every step); `tuned=True` adds bf16 autocast
+    where supported, channels-last for conv models, fused/foreach Adam and no per-step host sync.
+    """
+
+    def __init__(self, model: str, shape: tuple[int, ...], data: torch.Tensor, batch: int, device: torch.device,
+                 seed: int, registry: Registry, tuned: bool):
+        torch.manual_seed(seed)
+        self.gan = build(model, shape, registry=registry)
+        self.tuned = tuned
+        self.precision = "bf16" if tuned and bf16_supported(device) else "fp32"
+        conv = _has_conv(self.gan.generator) or _has_conv(self.gan.discriminator)
+        self.channels_last = tuned and conv and len(shape) == 3
+        fmt = torch.channels_last if self.channels_last else torch.contiguous_format
+        self.G = self.gan.generator.to(device, memory_format=fmt).train()
+        self.D = self.gan.discriminator.to(device, memory_format=fmt).train()
+        r = self.gan.recipe
+        self.opt_g = self._adam(self.G.parameters(), r.lr_g, r.betas, device)
+        self.opt_d = self._adam(self.D.parameters(), r.lr_d, r.betas, device)
+        self.data = data.contiguous(memory_format=fmt) if self.channels_last else data
+        self.batch, self.device = batch, device
+        self.n_critic = r.n_critic
+        self.gp = float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0)
+        self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
+
+    def _adam(self, params, lr, betas, device) -> torch.optim.Adam:
+        if not self.tuned:
+            return torch.optim.Adam(params, lr=lr, betas=betas)
+        params = list(params)
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
+
+    def _penalty(self, real, fake):
+        alpha = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=self.device)
+        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+        with self._autocast():
+            out = self.D(x_hat).float().sum()
+        if self.penalty_grad_via_backward:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                torch.autograd.backward(out, inputs=[x_hat], create_graph=True)
+            grad = x_hat.grad
+        else:
+            (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
+        return ((grad.float().flatten(1).norm(2, dim=1) - self.gan.loss.gradient_penalty_target) ** 2).mean()
+
+    def step(self) -> None:
+        loss = self.gan.loss
+        for _ in range(self.n_critic):
+            idx = torch.randint(self.data.shape[0], (self.batch,), device=self.device)
+            real = self.data[idx]
+            self.D.zero_grad()
+            with self._autocast():
+                fake = self.G(torch.randn(self.batch, self.gan.latent_dim, device=self.device))
+                real_out = self.D(real).float().view(-1)
+                fake_out = self.D(fake.detach()).float().view(-1)
+            err_d = loss.discriminator_loss(real_out, fake_out)
+            if self.gp:
+                err_d = err_d + self.gp * self._penalty(real, fake.detach().float())
+            err_d.backward()
+            if not self.tuned:
+                d_x, d_g_z1 = real_out.mean().item(), fake_out.mean().item()
+            self.opt_d.step()
+        self.G.zero_grad()
+        with self._autocast():
+            out = self.D(fake).float().view(-1)
+        err_g = loss.generator_loss(out)
+        err_g.backward()
+        self.opt_g.step()
+        if not self.tuned:
+            _ = (err_d.item(), err_g.item(), d_x, d_g_z1, out.mean().item())
+
+    def count_flops(self) -> int:
+        self.penalty_grad_via_backward = True
+        try:
+            return count_flops(self.step)
+        finally:
+            self.penalty_grad_via_backward = False
+
+
+# -- the ganzoo trainer's step: the one place that builds and steps it ----------------------------------------------
+def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, batch_size: int = 64,
+                      device: Union[str, torch.device] = "cpu", compile: Union[bool, str] = False,
+                      channels_last: str = "auto", seed: int = 0, data: Optional[torch.Tensor] = None,
+                      registry: Optional[Registry] = None) -> tuple[Callable[[], None], dict[str, Any], Callable[[], int]]:
+    """(step_fn, modules, flop_fn) for one trainer setting on synthetic data held on the device.
+
+    `step_fn()` runs one full training step (n_critic D updates and one G update); `modules` holds the
+    `generator` and `discriminator`, `n_critic`, `channels_last`, `precision` and a live `notices` list;
+    `flop_fn()` counts one step's FLOPs (the gradient penalty included). `precision` "tf32" is fp32 with TF32
+    math (CUDA); `compile` is False, True or "cudagraphs" (inductor with CUDA graphs).
+    """
+    from .components import Dataset
+    from .config import TrainConfig
+    from .trainer import Trainer
+
+    device = torch.device(device)
+    if data is None:
+        torch.manual_seed(seed)
+        data = torch.rand(max(4 * batch_size, 512), *shape) * 2 - 1
+    trainer = Trainer(TrainConfig(model=model, steps=1, batch_size=batch_size,
+                                  precision="fp32" if precision == "tf32" else precision, device=str(device),
+                                  compile=bool(compile), channels_last=channels_last, seed=seed,
+                                  out="/nonexistent-bench-run"),
+                      registry=registry, progress=False, dataset=Dataset("synthetic", data.cpu()))
+
+    def context():
+        stack = contextlib.ExitStack()
+        if precision == "tf32":
+            stack.enter_context(_tf32(True))
+        if compile == CUDAGRAPHS:
+            import torch._inductor.config as inductor_config
+
+            stack.enter_context(inductor_config.patch({"triton.cudagraphs": True}))
+        return stack
+
+    def step_fn() -> None:
+        with context():
+            trainer.step()
+
+    def flop_fn() -> int:
+        trainer._penalty_grad_via_backward = True
+        try:
+            with context():
+                return count_flops(trainer.train_step)
+        finally:
+            trainer._penalty_grad_via_backward = False
+
+    modules = {"generator": trainer.gan.generator, "discriminator": trainer.gan.discriminator,
+               "n_critic": trainer.config.n_critic, "channels_last": trainer.channels_last,
+               "precision": precision, "notices": trainer.notices}
+    return step_fn, modules, flop_fn
+
+
+# -- per-setting peak memory in fresh processes ----------------------------------------------------------------------
+MEMORY_KINDS = {
+    "cuda": "CUDA max_memory_allocated during the setting's steps minus memory_allocated before them, in a fresh "
+            "process per setting (MB): activations, gradients, optimizer state, workspaces",
+    "hwm": "peak resident set size during the setting's steps (VmHWM, reset after building) minus the resident size "
+           "before them, in a fresh process per setting (MB): activations, gradients, optimizer state, workspaces",
+    "maxrss": "max resident set size (ru_maxrss) of a fresh process running the setting minus that of a baseline "
+              "process that only imported torch and built the modules and the data (MB)",
+}
+
+
+def _status_mb(key: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise OSError(f"{key} not in /proc/self/status")
+
+
+def _reset_rss_peak() -> Optional[float]:
+    """Reset this process's peak RSS (Linux clear_refs 5) and return the RSS now; None where that is impossible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_mb("VmRSS")
+    except OSError:
+        return None
+
+
+def _memory_child(spec: dict[str, Any]) -> dict[str, float]:
+    """Build one setting in this fresh process, run a few of its steps, and report the memory they took."""
+    device = torch.device(spec["device"])
+    torch.set_num_threads(spec["threads"])
+    shape, batch, seed = tuple(spec["shape"]), spec["batch_size"], spec["seed"]
+    torch.manual_seed(seed)
+    data = torch.rand(max(4 * batch, 512), *shape) * 2 - 1
+    registry = get_registry()
+    kind = spec["kind"]
+    if kind == "baseline":
+        torch.manual_seed(seed)
+        gan = build(spec["model"], shape, registry=registry)
+        gan.generator.to(device), gan.discriminator.to(device)
+        data = data.to(device)
+        step = None
+    elif kind in (EAGER, TUNED):
+        ref = LoopReference(spec["model"], shape, data.to(device), batch, device, seed, registry, tuned=kind == TUNED)
+        step = ref.step
+    else:
+        step, _, _ = make_trainer_step(spec["model"], shape, spec["precision"], batch_size=batch, device=device,
+                                       compile=spec["compile"], channels_last=spec["channels_last"], seed=seed,
+                                       data=data, registry=registry)
+    gc.collect()
+    _sync(device)
+    before = _reset_rss_peak()
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20, "cuda_max_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "process_max_rss"
-
-
-def _time_steps(step: Callable[[], None], device: torch.device, warmup: int, steps: int) -> list[float]:
-    for _ in range(warmup):
+        torch.cuda.reset_peak_memory_stats(device)
+        cuda_before = torch.cuda.memory_allocated(device)
+    for _ in range(spec["steps"] if step else 0):
         step()
     _sync(device)
+    out = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if before is not None:
+        out["hwm_mb"] = _status_mb("VmHWM") - before
+    if device.type == "cuda":
+        out["cuda_mb"] = (torch.cuda.max_memory_allocated(device) - cuda_before) / 2**20
+    return out
+
+
+def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
+    code = "import json, sys; from ganzoo.bench import _memory_child; print(json.dumps(_memory_child(json.loads(sys.argv[1]))))"
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return {"error": f"memory child exited with {proc.returncode}: {last}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure_memory(specs: list[dict[str, Any]], device: torch.device,
+                   workers: Optional[int] = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Peak memory of each setting's training steps, one fresh process per setting (run side by side).
+
+    One process running setting after setting has a lifetime maximum that can only grow down the table, so each
+    setting gets its own process and only the memory its steps add is reported (see MEMORY_KINDS). Where the
+    RSS peak cannot be reset (no /proc), a baseline process that only builds is subtracted instead.
+    """
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if device.type == "cuda":
+        workers = 1  # children on one GPU would contend for its memory
+    with ThreadPoolExecutor(workers) as pool:
+        measured = list(pool.map(_run_child, specs))
+    if device.type == "cuda":
+        method, base = "cuda", 0.0
+    elif all("hwm_mb" in m for m in measured if "error" not in m):
+        method, base = "hwm", 0.0
+    else:
+        method = "maxrss"
+        baseline = _run_child({**specs[0], "kind": "baseline"})
+        if "error" in baseline:
+            return [{"peak_mem_mb": None, "peak_mem_error": baseline["error"]} for _ in specs], \
+                {"kind": MEMORY_KINDS[method]}
+        base = baseline["max_rss_mb"]
+    key = {"cuda": "cuda_mb", "hwm": "hwm_mb", "maxrss": "max_rss_mb"}[method]
+    results = [{"peak_mem_mb": None, "peak_mem_error": m["error"]} if "error" in m
+               else {"peak_mem_mb": max(m[key] - base, 0.0)} for m in measured]
+    return results, {"kind": MEMORY_KINDS[method], "method": method,
+                     **({"baseline_mem_mb": base} if method == "maxrss" else {})}
+
+
+# -- timing -----------------------------------------------------------------------------------------------------------
+@dataclass
+class _Setting:
+    label: str
+    kind: str  # "reference" or "trainer"
+    precision: str
+    compile: Union[bool, str]
+    channels_last: bool
+    step: Callable[[], None]
+    flop_fn: Callable[[], int]
+    notices: list[str] = field(default_factory=list)
+    memory_spec: dict[str, Any] = field(default_factory=dict)
+    first_step_s: Optional[float] = None
+    times: list[float] = field(default_factory=list)  # every timed step, seconds
+    round_ms: list[float] = field(default_factory=list)  # the median of each round, ms
+
+
+def _time_steps(step: Callable[[], None], device: torch.device, steps: int) -> list[float]:
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -82,169 +412,186 @@ def _time_steps(step: Callable[[], None], device: torch.device, warmup: int, ste
     return times
 
 
-def _summary(times: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(times, n=10) if len(times) >= 2 else [times[0]] * 9
-    return {"step_ms": statistics.median(times) * 1e3, "step_ms_p10": q[0] * 1e3, "step_ms_p90": q[-1] * 1e3}
-
-
-class EagerReference:
-    """The training loop of PyTorch's canonical GAN example, generalised to the recipe's loss and n_critic, eager fp32."""
-
-    def __init__(self, model: str, shape: tuple[int, ...], data: torch.Tensor, batch: int, device: torch.device,
-                 seed: int, registry: Registry):
-        torch.manual_seed(seed)
-        self.gan = build(model, shape, registry=registry)
-        self.G = self.gan.generator.to(device).train()
-        self.D = self.gan.discriminator.to(device).train()
-        r = self.gan.recipe
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=r.lr_g, betas=r.betas)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=r.lr_d, betas=r.betas)
-        self.data, self.batch, self.device = data, batch, device
-        self.n_critic = r.n_critic
-        self.gp = float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0)
-        self.penalty_grad_via_backward = False  # set while counting FLOPs, like Trainer's
-
-    def _penalty(self, real, fake):
-        alpha = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=self.device)
-        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        if self.penalty_grad_via_backward:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                torch.autograd.backward(self.D(x_hat).sum(), inputs=[x_hat], create_graph=True)
-            grad = x_hat.grad
-        else:
-            (grad,) = torch.autograd.grad(self.D(x_hat).sum(), x_hat, create_graph=True)
-        return ((grad.flatten(1).norm(2, dim=1) - self.gan.loss.gradient_penalty_target) ** 2).mean()
-
-    def step(self) -> None:
-        loss = self.gan.loss
-        for _ in range(self.n_critic):
-            idx = torch.randint(self.data.shape[0], (self.batch,), device=self.device)
-            real = self.data[idx]
-            self.D.zero_grad()
-            fake = self.G(torch.randn(self.batch, self.gan.latent_dim, device=self.device))
-            real_out = self.D(real).view(-1)
-            fake_out = self.D(fake.detach()).view(-1)
-            err_d = loss.discriminator_loss(real_out, fake_out)
-            if self.gp:
-                err_d = err_d + self.gp * self._penalty(real, fake.detach())
-            err_d.backward()
-            d_x, d_g_z1 = real_out.mean().item(), fake_out.mean().item()
-            self.opt_d.step()
-        self.G.zero_grad()
-        out = self.D(fake).view(-1)
-        err_g = loss.generator_loss(out)
-        err_g.backward()
-        d_g_z2 = out.mean().item()
-        self.opt_g.step()
-        _ = (err_d.item(), err_g.item(), d_x, d_g_z1, d_g_z2)
-
-
-def count_flops(step: Callable[[], None]) -> int:
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return int(counter.get_total_flops())
-
-
 @dataclass
 class BenchOptions:
     model: str
     shape: tuple[int, ...] = (3, 32, 32)
     batch_size: int = 64
-    steps: int = 20
+    steps: int = 10  # timed steps per setting per round
     warmup: int = 5
+    rounds: int = 5
     precisions: Optional[list[str]] = None
-    compile: Optional[list[bool]] = None
+    compile: Optional[list[Union[bool, str]]] = None
     device: str = "auto"
     seed: int = 0
     channels_last: str = "auto"
+    memory: bool = True  # per-setting peak memory in fresh child processes
+    peak_size: Optional[int] = None  # side of the square matrix product that measures the peak (2048 CPU, 8192 GPU)
+
+
+def _check_precisions(options: BenchOptions, device: torch.device) -> list[str]:
+    supported = supported_precisions(device)
+    precisions = options.precisions or [p for p in supported if p != "tf32"]
+    for p in precisions:
+        if p not in supported:
+            raise GanzooError(f"precision {p} is not supported on {device}; use {', '.join(supported)}")
+    return precisions
+
+
+def _label(precision: str, compile: Union[bool, str]) -> str:
+    return precision + {False: "", True: " +compile", CUDAGRAPHS: " +cudagraphs"}[compile]
 
 
 def bench(options: BenchOptions, registry: Optional[Registry] = None,
-          progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
-    """Run the grid of settings and the eager reference; return one JSON-ready object with a `results` list."""
+          progress: Optional[Callable[[str], None]] = None, peaks: Optional[dict[str, float]] = None) -> dict[str, Any]:
+    """Time both references and every setting in interleaved rounds; return one JSON-ready object (`results`)."""
     registry = registry or get_registry()
     registry.get("model", options.model)  # an unknown name fails before any measurement
     device = resolve_device(options.device)
     say = progress or (lambda _msg: None)
-    precisions = options.precisions or supported_precisions(device)
-    for p in precisions:
-        if p not in supported_precisions(device):
-            raise GanzooError(f"precision {p} is not supported on {device}; use {', '.join(supported_precisions(device))}")
+    precisions = _check_precisions(options, device)
     compiles = options.compile if options.compile is not None else [False, True]
+    if CUDAGRAPHS in compiles and device.type != "cuda":
+        raise GanzooError("--compile cudagraphs needs a CUDA device; use off, on or both")
+    if options.rounds < 1 or options.steps < 1:
+        raise GanzooError("--rounds and --steps must be at least 1; use --rounds 5 or more for a stated spread")
     torch.manual_seed(options.seed)
-    n_data = max(4 * options.batch_size, 512)
-    data = torch.rand(n_data, *options.shape) * 2 - 1
-    dataset = Dataset("synthetic", data)
+    data = torch.rand(max(4 * options.batch_size, 512), *options.shape) * 2 - 1
     data_on_device = data.to(device)
 
-    say("measuring peak matrix-product FLOP/s")
-    peaks = {p: measure_peak_flops(device, p) for p in precisions}
+    if peaks is None:
+        say("measuring peak matrix-product FLOP/s")
+        peaks = {}
+    for p in {"fp32", *precisions, *(["bf16"] if bf16_supported(device) else [])}:
+        if p not in peaks:
+            peaks[p] = measure_peak_flops(device, p, size=options.peak_size)
 
-    say("timing the eager fp32 reference loop")
-    reference = EagerReference(options.model, options.shape, data_on_device, options.batch_size, device,
-                               options.seed, registry)
-    ref_times = _time_steps(reference.step, device, options.warmup, options.steps)
-    reference.penalty_grad_via_backward = True  # torch.utils.flop_counter cannot follow autograd.grad
-    ref_flops = count_flops(reference.step)
-    n_critic = reference.n_critic
-    images = options.batch_size * n_critic
-    ref_stats = _summary(ref_times)
-    peak_fp32 = peaks.get("fp32") or measure_peak_flops(device, "fp32")
-    results = [{
-        "setting": "eager-fp32-reference", "precision": "fp32", "compile": False, "channels_last": False,
-        "img_per_s": images / (ref_stats["step_ms"] / 1e3), **ref_stats,
-        "flops_per_step": ref_flops, "mfu": ref_flops / (ref_stats["step_ms"] / 1e3) / peak_fp32,
-        "mfu_vs_bf16_peak": (ref_flops / (ref_stats["step_ms"] / 1e3) / peaks["bf16"]) if "bf16" in peaks else None,
-        "speedup_vs_eager": 1.0, "notices": [],
-    }]
-    del reference
-    gc.collect()
-
+    child = {"model": options.model, "shape": list(options.shape), "batch_size": options.batch_size,
+             "seed": options.seed, "device": str(device), "threads": torch.get_num_threads(),
+             "steps": min(options.warmup, 2) + 2, "channels_last": options.channels_last}
+    settings: list[_Setting] = []
+    for kind, tuned in ((EAGER, False), (TUNED, True)):
+        ref = LoopReference(options.model, options.shape, data_on_device, options.batch_size, device, options.seed,
+                            registry, tuned=tuned)
+        settings.append(_Setting(kind, "reference", ref.precision, False, ref.channels_last, ref.step,
+                                 ref.count_flops, memory_spec={**child, "kind": kind}))
+        n_critic = ref.n_critic
     for precision in precisions:
         for use_compile in compiles:
-            label = f"{precision}{' +compile' if use_compile else ''}"
-            say(f"timing the trainer: {label}")
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
             if use_compile:
-                # Each setting compiles fresh modules; without a reset, dynamo's per-function recompile limit is
-                # reached after a few settings and it silently runs eager.
+                # Each setting compiles fresh modules; without a reset dynamo's recompile limit is reached after a
+                # few settings and it silently runs eager.
                 torch._dynamo.reset()
-            trainer = Trainer(TrainConfig(model=options.model, steps=1, batch_size=options.batch_size,
-                                          precision=precision, device=str(device), compile=use_compile,
-                                          channels_last=options.channels_last,
-                                          seed=options.seed, out="/nonexistent-bench-run"),
-                              registry=registry, progress=False, dataset=dataset)
-            t_compile = time.perf_counter()
-            trainer.step()  # the first step compiles (or falls back) outside the timing
-            compile_seconds = time.perf_counter() - t_compile
-            times = _time_steps(trainer.step, device, options.warmup, options.steps)
-            stats = _summary(times)
-            trainer._penalty_grad_via_backward = True
-            flops = count_flops(trainer.train_step)
-            trainer._penalty_grad_via_backward = False
-            mem, mem_kind = _peak_memory_mb(device)
-            achieved = flops / (stats["step_ms"] / 1e3)
-            results.append({
-                "setting": label, "precision": precision, "compile": use_compile,
-                "channels_last": trainer.channels_last,
-                "img_per_s": images / (stats["step_ms"] / 1e3), **stats,
-                "peak_mem_mb": mem, "peak_mem_kind": mem_kind,
-                "flops_per_step": flops, "achieved_flops": achieved, "mfu": achieved / peaks[precision],
-                "mfu_vs_bf16_peak": achieved / peaks["bf16"] if "bf16" in peaks else None,
-                "speedup_vs_eager": ref_stats["step_ms"] / stats["step_ms"],
-                "first_step_s": compile_seconds, "notices": list(trainer.notices),
-            })
-            del trainer
-            gc.collect()
+            step, modules, flop_fn = make_trainer_step(
+                options.model, options.shape, precision, batch_size=options.batch_size, device=device,
+                compile=use_compile, channels_last=options.channels_last, seed=options.seed, data=data,
+                registry=registry)
+            s = _Setting(_label(precision, use_compile), "trainer", precision, use_compile, modules["channels_last"],
+                         step, flop_fn, notices=modules["notices"],
+                         memory_spec={**child, "kind": "trainer", "precision": precision, "compile": use_compile})
+            t0 = time.perf_counter()
+            step()  # the first step compiles (or falls back to eager) outside the timing
+            _sync(device)
+            s.first_step_s = time.perf_counter() - t0
+            settings.append(s)
+
+    say(f"warming up {len(settings)} settings ({options.warmup} steps each)")
+    for s in settings:
+        _time_steps(s.step, device, options.warmup)
+    for r in range(options.rounds):
+        say(f"round {r + 1} of {options.rounds}: {', '.join(s.label for s in settings)}")
+        for s in settings:
+            times = _time_steps(s.step, device, options.steps)
+            s.times += times
+            s.round_ms.append(statistics.median(times) * 1e3)
+
+    say("counting FLOPs")
+    flops = [s.flop_fn() for s in settings]
+    memory: list[dict[str, Any]] = [{} for _ in settings]
+    memory_info: dict[str, Any] = {"kind": "not measured (--memory off)"}
+    if options.memory:
+        say(f"measuring peak memory: {len(settings)} fresh processes")
+        memory, memory_info = measure_memory([s.memory_spec for s in settings], device)
+
+    images = options.batch_size * n_critic
+    eager_ms, tuned_ms = settings[0].round_ms, settings[1].round_ms
+    results = []
+    for s, f, mem in zip(settings, flops, memory):
+        step_ms = statistics.median(s.times) * 1e3
+        q = statistics.quantiles(s.times, n=10) if len(s.times) >= 2 else [s.times[0]] * 9
+        vs_eager = [e / m for e, m in zip(eager_ms, s.round_ms)]
+        vs_tuned = [t / m for t, m in zip(tuned_ms, s.round_ms)]
+        achieved = f / (step_ms / 1e3)
+        results.append({
+            "setting": s.label, "kind": s.kind, "precision": s.precision, "compile": s.compile,
+            "channels_last": s.channels_last,
+            "img_per_s": images / (step_ms / 1e3),
+            "img_per_s_rounds": [images / (m / 1e3) for m in s.round_ms],
+            "step_ms": step_ms, "step_ms_p10": q[0] * 1e3, "step_ms_p90": q[-1] * 1e3,
+            "step_ms_rounds": s.round_ms, "step_ms_spread": spread(s.round_ms),
+            "speedup_vs_eager": statistics.median(vs_eager), "speedup_vs_eager_spread": spread(vs_eager),
+            "speedup_vs_eager_rounds": vs_eager,
+            "speedup_vs_tuned_eager": statistics.median(vs_tuned),
+            "speedup_vs_tuned_eager_spread": spread(vs_tuned), "speedup_vs_tuned_eager_rounds": vs_tuned,
+            "flops_per_step": f, "achieved_flops": achieved, "mfu": achieved / peaks[s.precision],
+            "mfu_vs_bf16_peak": achieved / peaks["bf16"] if "bf16" in peaks else None,
+            "peak_mem_mb": mem.get("peak_mem_mb"), "peak_mem_kind": memory_info["kind"],
+            **({"peak_mem_error": mem["peak_mem_error"]} if mem.get("peak_mem_error") else {}),
+            "first_step_s": s.first_step_s, "notices": list(s.notices),
+        })
+    tuned = settings[1]
+    del settings
+    gc.collect()
     return {
         "model": options.model, "shape": list(options.shape), "batch_size": options.batch_size,
-        "n_critic": n_critic, "steps_timed": options.steps, "warmup": options.warmup,
+        "n_critic": n_critic, "rounds": options.rounds, "steps_per_round": options.steps,
+        "steps_timed": options.steps * options.rounds, "warmup": options.warmup,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "ganzoo": __version__,
-        "peak_flops": peaks, "img_per_s_counts": "real images seen by the discriminator: batch_size * n_critic per step",
+        "peak_flops": peaks,
+        "peak_flops_measures": f"best of 10 square {options.peak_size or ('8192' if device.type == 'cuda' else '2048')}"
+                               f"-sided matrix products in the setting's precision, in this run",
+        "img_per_s_counts": "real images seen by the discriminator: batch_size * n_critic per step",
+        "timing": "settings and references alternate in rounds; a speedup is the ratio of two round medians within "
+                  "one round; *_spread gives median, min, max and quartiles over rounds",
+        "references": {EAGER: "pytorch/examples' GAN loop: eager fp32, contiguous tensors, default Adam, .item() "
+                              "every step",
+                       TUNED: f"the same loop with {tuned.precision} autocast"
+                              f"{', channels-last' if tuned.channels_last else ''}, fused/foreach Adam, no per-step "
+                              f".item()"},
+        "memory": memory_info,
         "results": results,
     }
 
+
+def buildable_models(shape: tuple[int, ...], registry: Optional[Registry] = None) -> tuple[list[str], list[dict[str, str]]]:
+    """(models that build for samples of `shape`, [{model, reason}] for those that do not)."""
+    registry = registry or get_registry()
+    ok, skipped = [], []
+    for name in registry.names("model"):
+        try:
+            build(name, shape, registry=registry)
+        except (GanzooError, ValueError, TypeError, RuntimeError) as exc:
+            skipped.append({"model": name, "reason": str(exc).splitlines()[0][:200] or type(exc).__name__})
+        else:
+            ok.append(name)
+    return ok, skipped
+
+
+def bench_zoo(options: BenchOptions, registry: Optional[Registry] = None,
+              progress: Optional[Callable[[str], None]] = None) -> dict[str, Any]:
+    """`ganzoo bench --all`: every registered model that builds for the shape, one bench each, one peak per run."""
+    registry = registry or get_registry()
+    say = progress or (lambda _msg: None)
+    models, skipped = buildable_models(options.shape, registry)
+    if not models:
+        raise GanzooError(f"no registered model builds for samples of shape {tuple(options.shape)}; try 3,32,32")
+    peaks: dict[str, float] = {}
+    benches = []
+    for name in models:
+        say(f"== {name}")
+        benches.append(bench(BenchOptions(**{**asdict(options), "model": name}), registry=registry, progress=say,
+                             peaks=peaks))
+    return {"zoo": True, "shape": list(options.shape), "batch_size": options.batch_size, "peak_flops": peaks,
+            "benches": benches, "skipped": skipped}

@@ -63,9 +63,9 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def _precision_list(text: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
-    bad = [v for v in values if v not in ("fp32", "bf16", "fp16")]
+    bad = [v for v in values if v not in ("fp32", "tf32", "bf16", "fp16")]
     if bad or not values:
-        raise argparse.ArgumentTypeError(f"--precision takes a comma-separated list of fp32, bf16, fp16; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--precision takes a comma-separated list of fp32, tf32, bf16, fp16; got {text!r}")
     return values
 
 
@@ -138,13 +138,22 @@ def build_parser() -> Parser:
     _add_eval_arguments(ev, "--samples")
     ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
-    bn = sub.add_parser("bench", help="time training steps against an eager fp32 reference",
+    bn = sub.add_parser("bench", help="time training steps against eager and tuned-eager reference loops",
                         description="Time the trainer's full training step (D and G updates, the recipe's n_critic) "
-                                    "per precision and compile setting, next to a plain eager-fp32 loop in the same run.")
-    bn.add_argument("model")
+                                    "per precision and compile setting, interleaved in rounds with a plain eager-fp32 "
+                                    "loop and a tuned eager loop (autocast, channels-last, fused Adam) on the same "
+                                    "modules; speedups are per-round ratios, reported as median and spread.")
+    bn.add_argument("model", nargs="?", help="a registered model (or --all)")
+    bn.add_argument("--all", action="store_true", help="every registered model that builds for the shape")
+    bn.add_argument("--rounds", type=_number(int, "--rounds"), default=5,
+                    help="interleaved timing rounds; spreads are over rounds (default 5)")
+    bn.add_argument("--memory", choices=["on", "off"], default="on",
+                    help="peak memory per setting, each in a fresh process (default on)")
+    bn.add_argument("--peak-size", type=_number(int, "--peak-size"),
+                    help="side of the matrix product that measures the FLOP/s peak (default 2048 CPU, 8192 GPU)")
     bn.add_argument("--dataset-shape", default="3,32,32", type=_shape, help="C,H,W of the synthetic data (default 3,32,32)")
     bn.add_argument("--batch-size", type=_number(int, "--batch-size"), default=64)
-    bn.add_argument("--steps", type=_number(int, "--steps"), default=20, help="timed steps per setting (default 20)")
+    bn.add_argument("--steps", type=_number(int, "--steps"), default=10, help="timed steps per setting per round (default 10)")
     bn.add_argument("--warmup", type=_number(int, "--warmup", allow_zero=True), default=5)
     bn.add_argument("--precision", type=_precision_list, help="comma-separated (default: every one the device supports)")
     bn.add_argument("--compile", choices=["off", "on", "both"], default="both")
@@ -153,8 +162,9 @@ def build_parser() -> Parser:
     bn.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bn.add_argument("--out", help="also write the JSON to this file")
 
-    rp = sub.add_parser("report", help="bench JSON and evaluated runs into a Markdown report and an HTML page")
-    rp.add_argument("inputs", nargs="+", help="bench JSON files (ganzoo bench --out) and run folders")
+    rp = sub.add_parser("report", help="bench JSON, quality JSON and runs into a Markdown report and an HTML page")
+    rp.add_argument("inputs", nargs="+", help="bench JSON files (ganzoo bench --out, --all), quality results JSON "
+                                              "(benchmarks/quality.py) and run folders")
     rp.add_argument("--out", default="report.md", help="Markdown file; the HTML page goes beside it (default report.md)")
 
     pr = sub.add_parser("prepare", help="decode and resize a dataset once into a memory-mappable uint8 cache",
@@ -286,34 +296,35 @@ def cmd_eval(args, console: Console, err: Console) -> int:
 
 
 def bench_table(report: dict) -> Table:
-    peaks = ", ".join(f"{k} {v / 1e9:,.0f} GFLOP/s" for k, v in report["peak_flops"].items())
-    table = Table(title=f"ganzoo bench {report['model']} {tuple(report['shape'])} batch {report['batch_size']} "
-                        f"n_critic {report['n_critic']}", title_justify="left", caption_justify="left",
-                  caption=f"{report['device']} ({report['device_name']}, {report['threads']} threads), torch "
-                          f"{report['torch']}; matmul peaks {peaks}; median of {report['steps_timed']} steps after "
-                          f"{report['warmup']} warm-up; MFU = FLOP/s over the peak of the setting's precision")
-    for col in ("setting", "img/s", "step ms (p10-p90)", "peak MB", "GFLOP/step", "MFU", "speedup vs eager"):
+    from .report import bench_rows, bench_title
+
+    table = Table(title=f"ganzoo bench {bench_title(report)}", title_justify="left", caption_justify="left",
+                  caption=f"torch {report['torch']}; {report['warmup']} warm-up steps per setting; speedups: median "
+                          f"of per-round ratios (min-max over rounds); MFU = FLOP/s over the peak of the setting's "
+                          f"precision; peak MB: {report.get('memory', {}).get('kind', 'not measured')}")
+    header, rows = bench_rows(report)
+    for col in header:
         table.add_column(col, justify="left" if col == "setting" else "right")
-    for r in report["results"]:
-        mem = r.get("peak_mem_mb")
-        table.add_row(
-            r["setting"], f"{r['img_per_s']:,.0f}", f"{r['step_ms']:.1f} ({r['step_ms_p10']:.1f}-{r['step_ms_p90']:.1f})",
-            f"{mem:,.0f}" if mem else "-", f"{r['flops_per_step'] / 1e9:.2f}", f"{r['mfu']:.1%}",
-            f"{r['speedup_vs_eager']:.2f}x")
+    for row in rows:
+        table.add_row(*row)
     return table
 
 
 def cmd_bench(args, console: Console, err: Console) -> int:
     import json
 
-    from .bench import BenchOptions, bench
+    from .bench import BenchOptions, bench, bench_zoo
 
+    if bool(args.model) == bool(args.all):
+        raise UsageError("name one model to bench, or pass --all for every registered model (not both)")
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    options = BenchOptions(model=args.model, shape=args.dataset_shape, batch_size=args.batch_size, steps=args.steps,
-                           warmup=args.warmup, precisions=args.precision, compile=compiles, device=args.device,
-                           channels_last=args.channels_last)
+    options = BenchOptions(model=args.model or "", shape=args.dataset_shape, batch_size=args.batch_size,
+                           steps=args.steps, warmup=args.warmup, rounds=args.rounds, precisions=args.precision,
+                           compile=compiles, device=args.device, channels_last=args.channels_last,
+                           memory=args.memory == "on", peak_size=args.peak_size)
     quiet = args.json
-    report = bench(options, progress=None if quiet else (lambda m: err.print(f"[dim]{m}[/]", highlight=False)))
+    say = None if quiet else (lambda m: err.print(f"[dim]{m}[/]", highlight=False))
+    report = bench_zoo(options, progress=say) if args.all else bench(options, progress=say)
     report["command"] = "ganzoo " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
     text = json.dumps(report, indent=2)
     if args.out:
@@ -322,10 +333,13 @@ def cmd_bench(args, console: Console, err: Console) -> int:
     if args.json:
         print(text)
     else:
-        console.print(bench_table(report))
-        for r in report["results"]:
-            for notice in r.get("notices", []):
-                err.print(f"[yellow]notice ({r['setting']}):[/] {notice}", highlight=False)
+        for one in report.get("benches", [report]):
+            console.print(bench_table(one))
+            for r in one["results"]:
+                for notice in r.get("notices", []):
+                    err.print(f"[yellow]notice ({one['model']} {r['setting']}):[/] {notice}", highlight=False)
+        for s in report.get("skipped", []):
+            err.print(f"[yellow]skipped {s['model']}:[/] {s['reason']}", highlight=False)
     return 0
 
 

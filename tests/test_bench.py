@@ -1,91 +1,223 @@
-"""`ganzoo bench` and `ganzoo report`: what they measure and write (shapes of the data, not timings)."""
+"""`ganzoo bench`: interleaved rounds, both references, per-round ratios and their spread, memory, FLOPs, MFU."""
 
 from __future__ import annotations
 
 import json
+import statistics
+import sys
 
 import pytest
 import torch
 
-import ganzoo
-from ganzoo.bench import BenchOptions, bench, count_flops, measure_peak_flops
+import ganzoo.bench as bench_module
+from ganzoo.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, count_flops, decimals_for, format_spread,
+                          make_trainer_step, measure_memory, measure_peak_flops, spread)
 from ganzoo.cli import main
-from ganzoo.config import TrainConfig
-from ganzoo.trainer import Trainer
+from ganzoo.precision import bf16_supported
+from ganzoo.registry import get_registry
 
-FIELDS = {"img_per_s", "step_ms", "step_ms_p10", "step_ms_p90", "flops_per_step", "mfu", "speedup_vs_eager",
-          "precision", "compile", "setting"}
+CPU = torch.device("cpu")
+PRECISIONS = ["fp32", "bf16"] if bf16_supported(CPU) else ["fp32"]
+FIELDS = {"img_per_s", "img_per_s_rounds", "step_ms", "step_ms_rounds", "step_ms_spread", "flops_per_step", "mfu",
+          "speedup_vs_eager", "speedup_vs_eager_spread", "speedup_vs_tuned_eager", "speedup_vs_tuned_eager_spread",
+          "peak_mem_mb", "peak_mem_kind", "precision", "compile", "setting", "kind"}
 
 
-def test_bench_reports_every_setting_against_the_eager_reference():
-    report = bench(BenchOptions(model="dcgan", shape=(1, 8, 8), batch_size=16, steps=3, warmup=1,
-                                precisions=["fp32", "bf16"], compile=[False]))
-    settings = [r["setting"] for r in report["results"]]
-    assert settings == ["eager-fp32-reference", "fp32", "bf16"]
-    for r in report["results"]:
+_PEAKS = {}
+
+
+def _peaks():
+    """Small-matrix peaks, measured once: the default 2048^2 products take seconds on a shared machine."""
+    if not _PEAKS:
+        _PEAKS.update({p: measure_peak_flops(CPU, p, size=256, reps=3) for p in PRECISIONS})
+    return dict(_PEAKS)
+
+
+def _tiny(model="dcgan", **kw):
+    return BenchOptions(**{"model": model, "shape": (1, 8, 8), "batch_size": 16, "steps": 2, "warmup": 1,
+                           "rounds": 2, "precisions": PRECISIONS, "compile": [False], "memory": False, **kw})
+
+
+def test_settings_alternate_in_rounds_and_each_ratio_is_taken_within_its_round(monkeypatch):
+    calls = []
+    real_time_steps = bench_module._time_steps
+
+    def recording(step, device, steps):
+        calls.append(step)
+        return real_time_steps(step, device, steps)
+
+    monkeypatch.setattr(bench_module, "_time_steps", recording)
+    report = bench(_tiny("vanilla", rounds=3), peaks=_peaks())
+    rows = report["results"]
+    assert [r["setting"] for r in rows] == [EAGER, TUNED, *PRECISIONS]
+    n = len(rows)
+    timed = calls[n:]  # after one warm-up call per setting: A B C A B C A B C
+    assert len(timed) == 3 * n and timed == timed[:n] * 3 and len({id(s) for s in timed[:n]}) == n
+    eager, tuned = rows[0], rows[1]
+    for r in rows:
         assert FIELDS <= set(r)
-        assert r["step_ms_p10"] <= r["step_ms"] <= r["step_ms_p90"]
+        assert len(r["step_ms_rounds"]) == 3
+        per_round = [e / m for e, m in zip(eager["step_ms_rounds"], r["step_ms_rounds"])]
+        assert r["speedup_vs_eager_rounds"] == pytest.approx(per_round)
+        assert r["speedup_vs_eager"] == pytest.approx(statistics.median(per_round))
+        vs_tuned = [t / m for t, m in zip(tuned["step_ms_rounds"], r["step_ms_rounds"])]
+        assert r["speedup_vs_tuned_eager"] == pytest.approx(statistics.median(vs_tuned))
+        s = r["speedup_vs_eager_spread"]
+        assert s["min"] <= s["q1"] <= s["median"] <= s["q3"] <= s["max"]
         assert r["img_per_s"] == pytest.approx(16 / (r["step_ms"] / 1e3))
-        assert 0 < r["mfu"] < 1.5 and r["flops_per_step"] > 0
-    ref, fp32 = report["results"][0], report["results"][1]
-    assert fp32["speedup_vs_eager"] == pytest.approx(ref["step_ms"] / fp32["step_ms"])
+        assert 0 < r["mfu"] < 1.0 and r["flops_per_step"] > 0
+    assert eager["speedup_vs_eager_rounds"] == [1.0] * 3 and tuned["speedup_vs_tuned_eager_rounds"] == [1.0] * 3
     # the trainer skips D's weight gradients in the generator step: fewer FLOPs than the canonical loop
-    assert fp32["flops_per_step"] < ref["flops_per_step"]
-    assert set(report["peak_flops"]) == {"fp32", "bf16"} and report["n_critic"] == 1
+    assert rows[2]["flops_per_step"] < eager["flops_per_step"]
+    assert set(report["peak_flops"]) >= set(PRECISIONS) and report["rounds"] == 3 and report["n_critic"] == 1
 
 
-def test_flop_count_includes_the_gradient_penalty():
-    data = ganzoo.Dataset("s", torch.rand(64, 1, 8, 8) * 2 - 1)
+def test_spread_matches_statistics_and_figures_are_quoted_at_the_precision_the_spread_supports():
+    values = [1.1, 1.4, 1.2, 1.9, 1.3]
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    assert spread(values) == {"median": q2, "min": 1.1, "max": 1.9, "q1": q1, "q3": q3}
+    assert spread([2.0]) == {"median": 2.0, "min": 2.0, "max": 2.0, "q1": 2.0, "q3": 2.0}
+    assert format_spread(2.43, 2.21, 2.62) == "2.4x (2.2-2.6)"
+    assert format_spread(1.2345, 1.2312, 1.2381) == "1.234x (1.231-1.238)"
+    assert format_spread(1234.0, 1180.0, 1320.0, unit=" img/s") == "1234 img/s (1180-1320)"
+    assert decimals_for(0.05) == 2 and decimals_for(7) == 0 and decimals_for(0.0) == 3
+
+
+def test_references_start_from_the_trainers_weights_and_differ_only_in_the_users_lines():
+    data = torch.rand(64, 3, 8, 8) * 2 - 1
+    _, modules, _ = make_trainer_step("dcgan", (3, 8, 8), "fp32", batch_size=8, data=data)
+    registry = get_registry()
+    eager = LoopReference("dcgan", (3, 8, 8), data, 8, CPU, 0, registry, tuned=False)
+    tuned = LoopReference("dcgan", (3, 8, 8), data, 8, CPU, 0, registry, tuned=True)
+    for ref in (eager, tuned):
+        for a, b in zip(ref.G.state_dict().values(), modules["generator"].state_dict().values()):
+            assert torch.equal(a, b)
+    assert (eager.precision, eager.channels_last) == ("fp32", False)
+    assert tuned.precision == ("bf16" if bf16_supported(CPU) else "fp32") and tuned.channels_last
+    assert tuned.opt_d.defaults.get("fused") or tuned.opt_d.defaults.get("foreach")
+    mlp = LoopReference("vanilla", (3, 8, 8), data, 8, CPU, 0, registry, tuned=True)
+    assert not mlp.channels_last, "channels-last only for convolutional models"
+
+
+def test_tuned_reference_reads_no_value_back_per_step_and_the_eager_one_does(monkeypatch):
+    data = torch.rand(64, 1, 8, 8) * 2 - 1
+    registry = get_registry()
     counts = {}
-    for loss in ("wgan-gp", "ns"):
-        t = Trainer(TrainConfig(model="wgan-gp", loss=loss, steps=1, batch_size=16, n_critic=1, precision="fp32",
-                                out="/nonexistent"), dataset=data, progress=False)
-        t._penalty_grad_via_backward = True
-        counts[loss] = count_flops(t.train_step)
-    assert counts["wgan-gp"] > 1.2 * counts["ns"], "the penalty's double backward is counted"
+    real_item = torch.Tensor.item
+    for tuned in (False, True):
+        ref = LoopReference("dcgan", (1, 8, 8), data, 8, CPU, 0, registry, tuned=tuned)
+        n = [0]
+
+        def item(self, _n=n):
+            if sys._getframe(1).f_code.co_filename == bench_module.__file__:  # the loop's own reads, not Adam's
+                _n[0] += 1
+            return real_item(self)
+
+        monkeypatch.setattr(torch.Tensor, "item", item)
+        ref.step()
+        monkeypatch.setattr(torch.Tensor, "item", real_item)
+        counts[tuned] = n[0]
+    assert counts == {False: 5, True: 0}
 
 
-def test_penalty_via_backward_equals_autograd_grad():
-    data = ganzoo.Dataset("s", torch.rand(64, 1, 8, 8) * 2 - 1)
-    t = Trainer(TrainConfig(model="wgan-gp", steps=1, precision="fp32", out="/nonexistent"), dataset=data,
-                progress=False)
-    real, fake = data.data[:16], torch.rand(16, 1, 8, 8) * 2 - 1
-    state = t.noise.get_state()
-    a = t.gradient_penalty(real, fake)
-    t.noise.set_state(state)
-    t._penalty_grad_via_backward = True
-    b = t.gradient_penalty(real, fake)
+def test_reference_flops_include_the_gradient_penalty_and_both_penalty_paths_agree():
+    data = torch.rand(64, 1, 8, 8) * 2 - 1
+    ref = LoopReference("wgan-gp", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
+    ref.n_critic = 1
+    with_gp = ref.count_flops()
+    gp, ref.gp = ref.gp, 0.0
+    without = ref.count_flops()
+    ref.gp = gp
+    assert with_gp > 1.2 * without, "the penalty's double backward is counted"
+    real, fake = data[:8], torch.rand(8, 1, 8, 8) * 2 - 1
+    torch.manual_seed(1)
+    a = ref._penalty(real, fake)
+    torch.manual_seed(1)
+    ref.penalty_grad_via_backward = True
+    b = ref._penalty(real, fake)
+    ref.penalty_grad_via_backward = False
     assert torch.allclose(a, b)
 
 
-def test_peak_flops_is_positive_and_bf16_is_measured_separately():
-    assert measure_peak_flops(torch.device("cpu"), "fp32", size=256, reps=2) > 1e8
+@pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU has no bf16 matrix units (AVX512-BF16/AMX)")
+def test_bf16_peak_is_measured_in_bf16():
+    fp32 = measure_peak_flops(CPU, "fp32", size=1024, reps=3)
+    bf16 = measure_peak_flops(CPU, "bf16", size=1024, reps=3)
+    assert fp32 > 1e8 and bf16 > 1.3 * fp32, "a bf16 product on bf16 units beats fp32; equal would mean fp32 was timed"
 
 
-def test_bench_cli_json_and_report(tmp_path, capsys):
+def test_peak_flops_matches_a_direct_timing_of_the_product():
+    import time
+
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    a @ b
+    best = min(_timed(lambda: a @ b, time) for _ in range(5))
+    measured = measure_peak_flops(CPU, "fp32", size=512, reps=5)
+    assert 0.2 < measured / (2 * 512**3 / best) < 5  # same operation, same order of magnitude on a shared machine
+
+
+def _timed(fn, time):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def test_rss_peak_resets_so_each_setting_reports_only_its_own_peak():
+    before = bench_module._reset_rss_peak()
+    if before is None:
+        pytest.skip("this OS cannot reset a process's peak RSS (/proc/self/clear_refs)")
+    x = torch.ones(40_000_000)  # 160 MB
+    x.add_(1)
+    del x
+    grown = bench_module._status_mb("VmHWM") - before
+    assert grown > 120
+    now = bench_module._reset_rss_peak()
+    assert bench_module._status_mb("VmHWM") - now < 20, "after a reset the old peak no longer counts"
+
+
+@pytest.mark.slow
+def test_memory_per_setting_grows_with_the_batch_in_fresh_processes():
+    base = {"model": "dcgan", "shape": [3, 32, 32], "seed": 0, "device": "cpu", "threads": 1, "steps": 3,
+            "channels_last": "auto", "precision": "fp32", "compile": False}
+    specs = [{**base, "batch_size": b, "kind": k} for b in (8, 128) for k in (EAGER, "trainer")]
+    results, info = measure_memory(specs, CPU)
+    small, large = [r["peak_mem_mb"] for r in results[:2]], [r["peak_mem_mb"] for r in results[2:]]
+    assert all(m is not None and m > 0 for m in small + large), results
+    assert all(big > s + 20 for s, big in zip(small, large)), (small, large)
+    assert "fresh process" in info["kind"]
+
+
+def test_bench_cli_json_carries_both_speedups_with_spreads(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert main(["bench", "vanilla", "--dataset-shape", "1,8,8", "--batch-size", "16", "--steps", "2", "--warmup",
-                 "1", "--precision", "fp32", "--compile", "off", "--json", "--out", str(out)]) == 0
+                 "1", "--rounds", "2", "--precision", "fp32", "--compile", "off", "--memory", "off", "--peak-size", "256", "--json",
+                 "--out", str(out)]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["model"] == "vanilla" and len(printed["results"]) == 2
-    assert json.loads(out.read_text())["results"][1]["setting"] == "fp32"
-    run = tmp_path / "run"
-    assert main(["run", "vanilla", "--steps", "4", "--eval-every", "4", "--eval-samples", "200", "--out", str(run),
-                 "--quiet"]) == 0
-    capsys.readouterr()
-    md = tmp_path / "report" / "report.md"
-    assert main(["report", str(out), str(run), "--out", str(md)]) == 0
-    text = md.read_text()
-    assert "speedup vs eager" in text and "eager-fp32-reference" in text
-    assert "| run | model | dataset |" in text and "| vanilla |" in text and "classifier" in text
-    page = md.with_suffix(".html").read_text()
-    assert "<table>" in page and "data:image/png;base64," in page
+    assert [r["setting"] for r in printed["results"]] == [EAGER, TUNED, "fp32"]
+    row = json.loads(out.read_text())["results"][2]
+    assert len(row["speedup_vs_eager_rounds"]) == 2 and "min" in row["speedup_vs_tuned_eager_spread"]
+
+
+def test_bench_all_lists_models_that_do_not_build_as_skipped(tmp_path, capsys):
+    out = tmp_path / "zoo.json"
+    assert main(["bench", "--all", "--dataset-shape", "1,6,6", "--batch-size", "8", "--steps", "1", "--warmup", "0",
+                 "--rounds", "1", "--precision", "fp32", "--compile", "off", "--memory", "off", "--peak-size", "256", "--out",
+                 str(out)]) == 0
+    zoo = json.loads(out.read_text())
+    benched = {b["model"] for b in zoo["benches"]}
+    skipped = {s["model"]: s["reason"] for s in zoo["skipped"]}
+    assert benched | set(skipped) == set(get_registry().names("model"))
+    assert "vanilla" in benched and "dcgan" in skipped and "8..128" in skipped["dcgan"]
+    assert "skipped dcgan" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv,message", [
     (["bench", "vanilla", "--dataset-shape", "3,x,32"], "--dataset-shape must be"),
     (["bench", "vanilla", "--precision", "fp64"], "--precision takes"),
     (["bench", "vanila"], "unknown model 'vanila'"),
+    (["bench"], "name one model to bench, or pass --all"),
+    (["bench", "dcgan", "--all"], "name one model to bench, or pass --all"),
+    (["bench", "vanilla", "--precision", "fp16", "--device", "cpu"], "not supported on cpu"),
     (["report", "/nonexistent/bench.json"], "does not exist"),
 ])
 def test_bench_and_report_bad_input(argv, message, capsys):
