@@ -121,4 +121,5 @@ def _onnx(gan, G: nn.Module, path: Path, info: dict) -> None:
                               external_data=False)
     except Exception as exc:
         raise GanzooError(f"ONNX export of {info['generator_class']} failed ({type(exc).__name__}: "
-                          f"{str(exc).strip().splitlines()[0][:160]}); try --format torchscript or safetensors") from None
+                          f"{str(exc).strip().splitlines()[0][:160]}); try --format torchscript or safetensors"
+                          ) from None

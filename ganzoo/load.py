@@ -35,7 +35,8 @@ def _build_from_config(saved: dict[str, Any], registry: Optional[Registry] = Non
         raise CheckpointError(f"config.json lacks {exc} needed to rebuild the networks; it was not written by "
                               f"`ganzoo run`") from None
     num_classes = saved.get("num_classes", saved["dataset"].get("num_classes"))
-    extra = {"num_classes": int(num_classes)} if num_classes and "num_classes" in inspect.signature(build).parameters else {}
+    takes_classes = "num_classes" in inspect.signature(build).parameters
+    extra = {"num_classes": int(num_classes)} if num_classes and takes_classes else {}
     gan = build(train.get("model"), shape, generator=train.get("generator"), discriminator=train.get("discriminator"),
                 loss=train.get("loss"), latent_dim=latent_dim, registry=registry, **extra)
     expected = saved.get("components")

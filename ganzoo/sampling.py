@@ -93,7 +93,10 @@ def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int
         raise GanzooError(f"-n must be positive, got {n}")
     rng = _rng(seed)
     own = getattr(gan.generator, "sample_latent", None)  # structured codes (InfoGAN) when the generator has them
-    z = own(n, generator=rng, device=torch.device("cpu")) if own is not None else torch.randn(n, gan.latent_dim, generator=rng)
+    if own is not None:
+        z = own(n, generator=rng, device=torch.device("cpu"))
+    else:
+        z = torch.randn(n, gan.latent_dim, generator=rng)
     if y is None and num_classes(gan) is not None:
         y = torch.randint(num_classes(gan), (n,), generator=rng)
     return z, y
@@ -146,7 +149,8 @@ def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[
 # -- writing ---------------------------------------------------------------------------------------------------------
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) in [-1, 1] -> (N, H, W, C) uint8, C in {1, 3}."""
-    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    pixels = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return pixels.permute(0, 2, 3, 1).numpy()
 
 
 def _picture(array: np.ndarray) -> Image.Image:

@@ -59,4 +59,5 @@ class TensorBoardLogger(Logger):
 @ganzoo.hookimpl
 def register_loggers(register):
     register("jsonl", JsonlLogger, "metrics.jsonl in the run folder (always on)")
-    register("tensorboard", TensorBoardLogger, "TensorBoard event files in RUN/tensorboard (pip install 'ganzoo[tensorboard]')")
+    register("tensorboard", TensorBoardLogger,
+             "TensorBoard event files in RUN/tensorboard (optional extra: tensorboard)")

@@ -74,7 +74,8 @@ feed = {name: np.load(f) for name, f in (("z", "z.npy"), ("labels", "y.npy")) if
 assert [i.name for i in session.get_inputs()] == list(feed)
 np.save("out.npy", session.run(["samples"], feed)[0])
 """
-SCRIPTS = {"safetensors": ("g.safetensors", SAFETENSORS), "torchscript": ("g.pt", TORCHSCRIPT), "onnx": ("g.onnx", ONNX)}
+SCRIPTS = {"safetensors": ("g.safetensors", SAFETENSORS), "torchscript": ("g.pt", TORCHSCRIPT),
+           "onnx": ("g.onnx", ONNX)}
 
 
 def _export_and_expect(run, fmt, d):
@@ -90,7 +91,8 @@ def _check_in_process(d, fmt, expected, monkeypatch):
     assert got.shape == expected.shape and np.abs(got - expected).max() < TOL
 
 
-needs_safetensors = pytest.mark.skipif(not HAVE_SAFETENSORS, reason="safetensors not installed (pip install 'ganzoo[safetensors]')")
+needs_safetensors = pytest.mark.skipif(not HAVE_SAFETENSORS,
+                                       reason="safetensors not installed (pip install 'ganzoo[safetensors]')")
 needs_onnx = pytest.mark.skipif(not (HAVE_ONNX and HAVE_ORT),
                                 reason="onnx, onnxscript or onnxruntime not installed (pip install 'ganzoo[onnx]')")
 

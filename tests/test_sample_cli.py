@@ -120,7 +120,8 @@ def test_slerp_matches_the_formula_and_keeps_equal_angles():
     # between ends of equal norm: the norm is kept and consecutive points are equal angles apart
     z1 = z1 / z1.norm(dim=1, keepdim=True) * z0.norm(dim=1, keepdim=True)
     path = slerp(z0, z1, t).double()
-    torch.testing.assert_close(path.norm(dim=2), z0.norm(dim=1, keepdim=True).double().expand(3, 7), rtol=1e-5, atol=1e-5)
+    norms = z0.norm(dim=1, keepdim=True).double().expand(3, 7)
+    torch.testing.assert_close(path.norm(dim=2), norms, rtol=1e-5, atol=1e-5)
     unit = torch.nn.functional.normalize(path, dim=2)
     angles = torch.arccos((unit[:, 1:] * unit[:, :-1]).sum(2).clamp(-1, 1))
     torch.testing.assert_close(angles, angles[:, :1].expand_as(angles), rtol=1e-4, atol=1e-5)
@@ -133,13 +134,15 @@ def test_slerp_matches_the_formula_and_keeps_equal_angles():
 
 def test_interpolate_grid_gif_and_classes(runs, cond_run, tmp_path):
     run = str(runs["digits"])
-    assert main(["interpolate", run, "--steps", "5", "--rows", "3", "--seed", "9", "--out", str(tmp_path / "w.png")]) == 0
+    assert main(["interpolate", run, "--steps", "5", "--rows", "3", "--seed", "9", "--out", str(tmp_path / "w.png")]
+                ) == 0
     gan = ganzoo.load(runs["digits"])
     walk, labels = interpolate(gan, steps=5, rows=3, seed=9)
     assert walk.shape == (3, 5, 1, 8, 8) and labels is None
     grid = np.asarray(Image.open(tmp_path / "w.png"))
     np.testing.assert_array_equal(grid, np.asarray(image_grid(walk.reshape(15, 1, 8, 8), nrow=5)))
-    assert main(["interpolate", run, "--steps", "4", "--rows", "2", "--seed", "9", "--out", str(tmp_path / "w.gif")]) == 0
+    assert main(["interpolate", run, "--steps", "4", "--rows", "2", "--seed", "9", "--out", str(tmp_path / "w.gif")]
+                ) == 0
     gif = Image.open(tmp_path / "w.gif")
     assert gif.n_frames == 4 + 2  # forward, then back without repeating the ends
     # conditional: a row per class by default, each row one class
