@@ -123,7 +123,9 @@ def decimals_for(width: float, most: int = 3) -> int:
 
 
 def format_spread(median: float, low: float, high: float, unit: str = "x") -> str:
-    """'2.4x (2.2-2.6)': the median and its range, at the precision the range supports."""
+    """'2.4x (2.2-2.6)': the median and its range, at the precision the range supports ('1.00x' without one)."""
+    if high == low:
+        return f"{median:.2f}{unit}"
     d = decimals_for(high - low)
     return f"{median:.{d}f}{unit} ({low:.{d}f}-{high:.{d}f})"
 
@@ -131,6 +133,11 @@ def format_spread(median: float, low: float, high: float, unit: str = "x") -> st
 # -- the two hand-written reference loops ---------------------------------------------------------------------------
 def _has_conv(module: nn.Module) -> bool:
     return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
+
+
+def _per_network(value: Any, net: str) -> Any:
+    """A recipe value given for both networks, or as {"G": ..., "D": ...}."""
+    return value.get(net) if isinstance(value, dict) or hasattr(value, "keys") else value
 
 
 class LoopReference:
@@ -152,22 +159,37 @@ class LoopReference:
         self.G = self.gan.generator.to(device, memory_format=fmt).train()
         self.D = self.gan.discriminator.to(device, memory_format=fmt).train()
         r = self.gan.recipe
-        self.opt_g = self._adam(self.G.parameters(), r.lr_g, r.betas, device)
-        self.opt_d = self._adam(self.D.parameters(), r.lr_d, r.betas, device)
+        self.notes: list[str] = []
+        self.opt_g = self._optimizer("G", self.G.parameters(), r.lr_g)
+        self.opt_d = self._optimizer("D", self.D.parameters(), r.lr_d)
+        if getattr(r, "update", "alternating") != "alternating":
+            self.notes.append(f"the reference loops alternate n_critic D steps and one G step; the recipe asks "
+                              f"for a {r.update!r} update")
         self.data = data.contiguous(memory_format=fmt) if self.channels_last else data
         self.batch, self.device = batch, device
         self.n_critic = r.n_critic
         self.gp = float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0)
         self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
 
-    def _adam(self, params, lr, betas, device) -> torch.optim.Adam:
-        if not self.tuned:
-            return torch.optim.Adam(params, lr=lr, betas=betas)
+    def _optimizer(self, net: str, params, lr: float) -> torch.optim.Optimizer:
+        """The recipe's optimiser for `net` ("G"/"D"): Adam, RMSprop or SGD; tuned loops ask for fused/foreach."""
+        recipe = self.gan.recipe
+        name = str(_per_network(getattr(recipe, "optimizer", "adam"), net) or "adam").lower()
+        cls = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}.get(name)
+        if cls is None:
+            self.notes.append(f"{net}: optimiser {name!r} has no reference implementation; the loops use Adam")
+            cls, name = torch.optim.Adam, "adam"
+        kwargs: dict[str, Any] = {"lr": lr}
+        if name == "adam":
+            kwargs["betas"] = tuple(_per_network(recipe.betas, net))
         params = list(params)
-        try:
-            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-        except (RuntimeError, TypeError, ValueError):
-            return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+        if self.tuned:
+            for fast in ({"fused": True}, {"foreach": True}):
+                try:
+                    return cls(params, **kwargs, **fast)
+                except (RuntimeError, TypeError, ValueError):
+                    pass
+        return cls(params, **kwargs)
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -474,7 +496,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
         ref = LoopReference(options.model, options.shape, data_on_device, options.batch_size, device, options.seed,
                             registry, tuned=tuned)
         settings.append(_Setting(kind, "reference", ref.precision, False, ref.channels_last, ref.step,
-                                 ref.count_flops, memory_spec={**child, "kind": kind}))
+                                 ref.count_flops, notices=ref.notes, memory_spec={**child, "kind": kind}))
         n_critic = ref.n_critic
     for precision in precisions:
         for use_compile in compiles:

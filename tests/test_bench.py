@@ -80,6 +80,7 @@ def test_spread_matches_statistics_and_figures_are_quoted_at_the_precision_the_s
     assert format_spread(2.43, 2.21, 2.62) == "2.4x (2.2-2.6)"
     assert format_spread(1.2345, 1.2312, 1.2381) == "1.234x (1.231-1.238)"
     assert format_spread(1234.0, 1180.0, 1320.0, unit=" img/s") == "1234 img/s (1180-1320)"
+    assert format_spread(1.0, 1.0, 1.0) == "1.00x"
     assert decimals_for(0.05) == 2 and decimals_for(7) == 0 and decimals_for(0.0) == 3
 
 
