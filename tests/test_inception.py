@@ -180,10 +180,11 @@ def test_is_finite_and_matches_direct_computation(extractor):
 # -- weight files -----------------------------------------------------------------------------------------------------
 
 def test_published_layout_without_batch_counters_loads(weights_file, tmp_path):
-    """Converted weight files may lack BatchNorm's num_batches_tracked; they load to the same network."""
+    """Converted weight files may lack BatchNorm's num_batches_tracked and use torch's pre-1.6 (non-zip) format;
+    such a file loads to the same network."""
     state = {k: v for k, v in torch.load(weights_file).items() if not k.endswith("num_batches_tracked")}
     path = tmp_path / "pt_inception-like.pth"
-    torch.save(state, path)
+    torch.save(state, path, _use_new_zipfile_serialization=False)
     a, b = FIDInceptionV3(75), FIDInceptionV3(75)
     assert load_fid_weights(a, path) == file_sha256(path)
     load_fid_weights(b, weights_file)
