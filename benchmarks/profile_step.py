@@ -1,6 +1,6 @@
 """Where a training step's time goes: torch.profiler over 5 trainer steps, top ops by self CPU time.
 
-    python benchmarks/profile_step.py dcgan [--precision bf16] [--shape 3,32,32] [--batch-size 64]
+    python benchmarks/profile_step.py dcgan [--precision bf16] [--shape 3,32,32] [--batch-size 64] [--reference tuned]
 """
 
 from __future__ import annotations
@@ -11,22 +11,29 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import ganzoo
-from ganzoo.config import TrainConfig
-from ganzoo.trainer import Trainer
+from ganzoo.bench import LoopReference, make_trainer_step
+from ganzoo.precision import resolve_device
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model")
 parser.add_argument("--precision", default="bf16")
 parser.add_argument("--shape", default="3,32,32")
 parser.add_argument("--batch-size", type=int, default=64)
+parser.add_argument("--reference", choices=["eager", "tuned"], help="profile a reference loop instead of the trainer")
 args = parser.parse_args()
 shape = tuple(int(v) for v in args.shape.split(","))
-data = ganzoo.Dataset("synthetic", torch.rand(512, *shape) * 2 - 1)
-trainer = Trainer(TrainConfig(model=args.model, steps=1, batch_size=args.batch_size, precision=args.precision,
-                              out="/nonexistent"), dataset=data, progress=False)
+device = resolve_device("auto")
+torch.manual_seed(0)
+data = torch.rand(512, *shape) * 2 - 1
+if args.reference:
+    step = LoopReference(args.model, shape, data.to(device), args.batch_size, device, 0, ganzoo.get_registry(),
+                         tuned=args.reference == "tuned").step
+else:
+    step, _, _ = make_trainer_step(args.model, shape, args.precision, batch_size=args.batch_size, device=device,
+                                   data=data)
 for _ in range(5):
-    trainer.step()
+    step()
 with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if torch.cuda.is_available() else [])) as prof:
     for _ in range(5):
-        trainer.step()
+        step()
 print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))

@@ -1,4 +1,10 @@
-"""Training-step, sampling and metric benchmarks for the built-in models."""
+"""pytest-benchmark suites: the trainer's step and both reference loops for every registered model, sampling, metrics.
+
+    pytest benchmarks/ --benchmark-only --benchmark-json=bench.json && python benchmarks/table.py bench.json
+
+Models come from the registry at collection time, so a newly installed plugin is benchmarked too; one that does not
+build for the shape is skipped with the reason.
+"""
 
 from __future__ import annotations
 
@@ -6,59 +12,88 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.bench import count_flops
-from ganzoo.config import TrainConfig
+from ganzoo.bench import EAGER, TUNED, LoopReference, buildable_models, make_trainer_step
 from ganzoo.evaluate import resolve_extractor
 from ganzoo.metrics import image_metrics, mode_metrics
-from ganzoo.precision import resolve_device
-from ganzoo.trainer import Trainer
+from ganzoo.precision import resolve_device, resolve_precision
 
 SHAPE = (3, 32, 32)
 BATCH = 64
+DEVICE = resolve_device("auto")
+MODELS, SKIPPED = buildable_models(SHAPE)
+ALL_MODELS = MODELS + [s["model"] for s in SKIPPED]
 
 
-def make_trainer(model: str, precision: str = "auto") -> Trainer:
-    data = torch.rand(512, *SHAPE) * 2 - 1
-    return Trainer(TrainConfig(model=model, steps=1, batch_size=BATCH, precision=precision, out="/nonexistent"),
-                   progress=False, dataset=ganzoo.Dataset("synthetic", data))
+def _sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
 
 
-def _sync(trainer):
-    if trainer.device.type == "cuda":
-        torch.cuda.synchronize(trainer.device)
+def _skip_unbuildable(model: str) -> None:
+    for s in SKIPPED:
+        if s["model"] == model:
+            pytest.skip(f"{model} does not build for {SHAPE}: {s['reason']}")
 
 
-@pytest.mark.parametrize("model", ["vanilla", "dcgan", "wgan-gp"])
-def test_train_step(benchmark, model, peak_flops):
-    trainer = make_trainer(model)
-    for _ in range(3):
-        trainer.step()
+def _data() -> torch.Tensor:
+    torch.manual_seed(0)
+    return torch.rand(512, *SHAPE) * 2 - 1
 
-    def step():
-        trainer.step()
-        _sync(trainer)
 
-    benchmark.pedantic(step, rounds=10, iterations=1, warmup_rounds=2)
-    trainer._penalty_grad_via_backward = True
-    flops = count_flops(trainer.train_step)
+def _record(benchmark, peak_flops, precision, flops, n_critic, kind):
     median = benchmark.stats.stats.median
     benchmark.extra_info.update({
-        "precision": trainer.precision.name, "shape": list(SHAPE), "batch_size": BATCH,
-        "img_per_s": BATCH * trainer.config.n_critic / median, "flops_per_step": flops,
-        "mfu": flops / median / peak_flops(trainer.precision.name),
+        "kind": kind, "precision": precision, "shape": list(SHAPE), "batch_size": BATCH,
+        "img_per_s": BATCH * n_critic / median, "flops_per_step": flops,
+        "mfu": flops / median / peak_flops(precision),
     })
 
 
-@pytest.mark.parametrize("model", ["vanilla", "dcgan"])
+@pytest.mark.parametrize("model", ALL_MODELS)
+def test_train_step(benchmark, model, peak_flops):
+    _skip_unbuildable(model)
+    precision = resolve_precision("auto", DEVICE)
+    step, modules, flop_fn = make_trainer_step(model, SHAPE, precision, batch_size=BATCH, device=DEVICE, data=_data())
+    for _ in range(3):
+        step()
+
+    def timed():
+        step()
+        _sync()
+
+    benchmark.pedantic(timed, rounds=10, iterations=1, warmup_rounds=2)
+    _record(benchmark, peak_flops, precision, flop_fn(), modules["n_critic"], "trainer")
+
+
+@pytest.mark.parametrize("reference", [EAGER, TUNED])
+@pytest.mark.parametrize("model", ALL_MODELS)
+def test_reference_step(benchmark, model, reference, peak_flops):
+    _skip_unbuildable(model)
+    ref = LoopReference(model, SHAPE, _data().to(DEVICE), BATCH, DEVICE, 0, ganzoo.get_registry(),
+                        tuned=reference == TUNED)
+    for _ in range(3):
+        ref.step()
+
+    def timed():
+        ref.step()
+        _sync()
+
+    benchmark.pedantic(timed, rounds=10, iterations=1, warmup_rounds=2)
+    _record(benchmark, peak_flops, ref.precision, ref.count_flops(), ref.n_critic, reference)
+
+
+@pytest.mark.parametrize("model", ALL_MODELS)
 def test_sampling(benchmark, model):
-    trainer = make_trainer(model)
-    benchmark.pedantic(lambda: trainer.sample(256), rounds=10, iterations=1, warmup_rounds=2)
+    _skip_unbuildable(model)
+    gan = ganzoo.build(model, SHAPE)
+    gan.generator.to(DEVICE)
+    benchmark.pedantic(lambda: gan.sample(256), rounds=10, iterations=1, warmup_rounds=2)
     benchmark.extra_info["img_per_s"] = 256 / benchmark.stats.stats.median
 
 
 def test_image_metrics(benchmark):
     ds = ganzoo.load_dataset("digits")
-    extractor = resolve_extractor("classifier", ds, resolve_device("auto"))
+    extractor = resolve_extractor("classifier", ds, DEVICE)
     real, fake = ds.data[:1000], (torch.rand(1000, 1, 8, 8) * 2 - 1)
     benchmark.pedantic(lambda: image_metrics(real, fake, extractor), rounds=3, iterations=1, warmup_rounds=1)
     benchmark.extra_info["samples"] = 1000

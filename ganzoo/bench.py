@@ -434,6 +434,18 @@ def _time_steps(step: Callable[[], None], device: torch.device, steps: int) -> l
     return times
 
 
+def _attempt(setting: _Setting, failed: list[dict[str, str]], run: Callable[[], Any]) -> tuple[bool, Any]:
+    """(True, run()); a trainer setting that raises is recorded in `failed` ((False, None)), a reference re-raises."""
+    try:
+        return True, run()
+    except Exception as exc:
+        if setting.kind == "reference":
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        failed.append({"setting": setting.label, "error": f"{type(exc).__name__}: {first}"})
+        return False, None
+
+
 @dataclass
 class BenchOptions:
     model: str
@@ -492,6 +504,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
              "seed": options.seed, "device": str(device), "threads": torch.get_num_threads(),
              "steps": min(options.warmup, 2) + 2, "channels_last": options.channels_last}
     settings: list[_Setting] = []
+    failed: list[dict[str, str]] = []
     for kind, tuned in ((EAGER, False), (TUNED, True)):
         ref = LoopReference(options.model, options.shape, data_on_device, options.batch_size, device, options.seed,
                             registry, tuned=tuned)
@@ -512,18 +525,19 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
                          step, flop_fn, notices=modules["notices"],
                          memory_spec={**child, "kind": "trainer", "precision": precision, "compile": use_compile})
             t0 = time.perf_counter()
-            step()  # the first step compiles (or falls back to eager) outside the timing
-            _sync(device)
-            s.first_step_s = time.perf_counter() - t0
-            settings.append(s)
+            if _attempt(s, failed, lambda: (step(), _sync(device)))[0]:  # the first step compiles, untimed
+                s.first_step_s = time.perf_counter() - t0
+                settings.append(s)
 
     say(f"warming up {len(settings)} settings ({options.warmup} steps each)")
-    for s in settings:
-        _time_steps(s.step, device, options.warmup)
+    settings = [s for s in settings if _attempt(s, failed, lambda: _time_steps(s.step, device, options.warmup))[0]]
     for r in range(options.rounds):
         say(f"round {r + 1} of {options.rounds}: {', '.join(s.label for s in settings)}")
-        for s in settings:
-            times = _time_steps(s.step, device, options.steps)
+        for s in list(settings):
+            ok, times = _attempt(s, failed, lambda: _time_steps(s.step, device, options.steps))
+            if not ok:
+                settings.remove(s)  # a setting that fails mid-run (e.g. CUDA graphs) leaves every round
+                continue
             s.times += times
             s.round_ms.append(statistics.median(times) * 1e3)
 
@@ -584,6 +598,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
                               f".item()"},
         "memory": memory_info,
         "results": results,
+        "failed": failed,
     }
 
 

@@ -338,6 +338,8 @@ def cmd_bench(args, console: Console, err: Console) -> int:
             for r in one["results"]:
                 for notice in r.get("notices", []):
                     err.print(f"[yellow]notice ({one['model']} {r['setting']}):[/] {notice}", highlight=False)
+            for f in one.get("failed", []):
+                err.print(f"[yellow]failed ({one['model']} {f['setting']}):[/] {f['error']}", highlight=False)
         for s in report.get("skipped", []):
             err.print(f"[yellow]skipped {s['model']}:[/] {s['reason']}", highlight=False)
     return 0

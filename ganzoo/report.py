@@ -278,6 +278,8 @@ def build_report(paths: list[Path]) -> tuple[str, str, list[tuple[str, list[str]
         kinds = {r.get("peak_mem_kind") for b in benches for r in b["results"] if r.get("peak_mem_kind")}
         notes += [f"peak MB: {k}." for k in sorted(kinds)]
     notes += [f"skipped {m}: {why}" for m, why in sorted(skipped)]
+    notes += [f"{b['model']} {f['setting']} failed and is not in the tables: {f['error']}"
+              for b in benches for f in b.get("failed", [])]
     notes += [f"Bench command: `{b['command']}`" for b in benches if b.get("command")]
     if notes:
         md += [*(f"- {n}" for n in notes), ""]

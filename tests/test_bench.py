@@ -72,6 +72,27 @@ def test_settings_alternate_in_rounds_and_each_ratio_is_taken_within_its_round(m
     assert set(report["peak_flops"]) >= set(PRECISIONS) and report["rounds"] == 3 and report["n_critic"] == 1
 
 
+def test_a_setting_that_fails_mid_run_is_listed_and_the_others_are_still_reported(monkeypatch):
+    real = bench_module.make_trainer_step
+
+    def flaky(model, shape, precision, **kw):
+        step, modules, flop_fn = real(model, shape, precision, **kw)
+        calls = [0]
+
+        def failing_step():
+            calls[0] += 1
+            if calls[0] == 4:
+                raise RuntimeError("CUDA graphs: output overwritten\nsecond line")
+            step()
+
+        return (failing_step if precision == PRECISIONS[-1] else step), modules, flop_fn
+
+    monkeypatch.setattr(bench_module, "make_trainer_step", flaky)
+    report = bench(_tiny("vanilla", rounds=3), peaks=_peaks())
+    assert [r["setting"] for r in report["results"]] == [EAGER, TUNED, *PRECISIONS[:-1]]
+    assert report["failed"] == [{"setting": PRECISIONS[-1], "error": "RuntimeError: CUDA graphs: output overwritten"}]
+
+
 def test_spread_matches_statistics_and_figures_are_quoted_at_the_precision_the_spread_supports():
     values = [1.1, 1.4, 1.2, 1.9, 1.3]
     q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
