@@ -69,16 +69,32 @@ def notice(line: str) -> None:
 
 
 # -- reading images ------------------------------------------------------------------------------------------------
-def list_images(root: Path) -> tuple[list[Path], Optional[list[int]], list[str]]:
-    """PNG/JPEG files under root in a stable order, with labels when every image sits in a class sub-folder."""
-    files = sorted((p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
-                   key=lambda p: p.relative_to(root).as_posix())
-    rel = [p.relative_to(root).parts for p in files]
-    if files and all(len(parts) >= 2 for parts in rel):
-        classes = sorted({parts[0] for parts in rel})
+def scan_images(root: Path) -> list[tuple[str, int, int]]:
+    """(relative posix name, size, mtime_ns) of every PNG/JPEG under root, sorted by name: one stat per file."""
+    found, stack = [], [("", str(root))]
+    while stack:
+        rel, path = stack.pop()
+        with os.scandir(path) as entries:
+            for e in entries:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((f"{rel}{e.name}/", e.path))
+                elif os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES and e.is_file():
+                    st = e.stat()
+                    found.append((f"{rel}{e.name}", st.st_size, st.st_mtime_ns))
+    found.sort()
+    return found
+
+
+def list_images(root: Path) -> tuple[list[str], Optional[list[int]], list[str]]:
+    """Relative names of the images under root in a stable order, with labels when every image sits in a class
+    sub-folder (the sorted sub-folder names are the classes)."""
+    names = [name for name, _, _ in scan_images(root)]
+    if names and all("/" in name for name in names):
+        tops = [name.split("/", 1)[0] for name in names]
+        classes = sorted(set(tops))
         index = {c: i for i, c in enumerate(classes)}
-        return files, [index[parts[0]] for parts in rel], classes
-    return files, None, []
+        return names, [index[t] for t in tops], classes
+    return names, None, []
 
 
 def decode_image(path: Path, size: int) -> np.ndarray:
@@ -96,15 +112,15 @@ def decode_image(path: Path, size: int) -> np.ndarray:
         return np.asarray(img, dtype=np.uint8)
 
 
-def _decode_chunk(paths: list[Path], root: Path, size: int):
+def _decode_chunk(names: list[str], root: Path, size: int):
     good, keep, bad = [], [], []
-    for i, path in enumerate(paths):
+    for i, name in enumerate(names):
         try:
-            good.append(decode_image(path, size))
+            good.append(decode_image(root / name, size))
             keep.append(i)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is reported and skipped, never fatal
             reason = str(exc).splitlines()[0][:120] if str(exc) else ""
-            bad.append((path.relative_to(root).as_posix(), f"{type(exc).__name__}: {reason}".rstrip(": ")))
+            bad.append((name, f"{type(exc).__name__}: {reason}".rstrip(": ")))
     block = np.stack(good) if good else np.zeros((0, size, size, 3), np.uint8)
     return block, keep, bad
 
@@ -313,12 +329,10 @@ def open_prepared(path, *, name: Optional[str] = None) -> Dataset:
 
 
 # -- folder:PATH through the cache ---------------------------------------------------------------------------------
-def folder_key(root: Path, files: Iterable[Path], image_size: int) -> str:
-    """Content key of a folder: every image's relative name, size and mtime, plus the target size."""
+def folder_key(entries: Iterable[tuple[str, int, int]], image_size: int) -> str:
+    """Content key of a folder: every image's relative name, size and mtime (scan_images), plus the target size."""
     digest = hashlib.sha256(f"{FORMAT}-v{VERSION}|{image_size}|".encode())
-    for p in files:
-        st = p.stat()
-        digest.update(f"{p.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    digest.update("\n".join(f"{name}\0{size}\0{mtime}" for name, size, mtime in entries).encode())
     return digest.hexdigest()[:20]
 
 
@@ -328,10 +342,10 @@ def cached_folder(root, image_size: int, cache_root: Path, *, workers: Optional[
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist; check the path in --dataset folder:PATH")
-    files, _, _ = list_images(root)
-    if not files:
+    entries = scan_images(root)
+    if not entries:
         raise DataError(f"no PNG or JPEG images found under {root}; point folder:PATH at a folder of images")
-    out = cache_root / f"{root.name or 'root'}-{image_size}px-{folder_key(root, files, image_size)}"
+    out = cache_root / f"{root.name or 'root'}-{image_size}px-{folder_key(entries, image_size)}"
     if not is_prepared(out):
         show = sys.stderr.isatty() if progress is None else progress
         prepare_folder(root, image_size, out, workers=workers, progress=show)
