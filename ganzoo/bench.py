@@ -168,7 +168,9 @@ class LoopReference:
         self.data = data.contiguous(memory_format=fmt) if self.channels_last else data
         self.batch, self.device = batch, device
         self.n_critic = r.n_critic
-        self.gp = float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0)
+        self.gp, self.gp_target = self._penalty_settings()
+        # WGAN-GP's Algorithm 1 draws fresh noise for the generator step; the canonical DCGAN loop reuses the fakes.
+        self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
         self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
 
     def _optimizer(self, net: str, params, lr: float) -> torch.optim.Optimizer:
@@ -191,6 +193,22 @@ class LoopReference:
                     pass
         return cls(params, **kwargs)
 
+    def _penalty_settings(self) -> tuple[float, float]:
+        """(weight, target) of the interpolation penalty: a v0.1 loss's gradient_penalty_weight, or a recipe's
+        "gp"/"gp0" regulariser; other regularisers are not in the reference loops (noted)."""
+        loss = self.gan.loss
+        weight = float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0)
+        target = float(getattr(loss, "gradient_penalty_target", 1.0))
+        for ref in getattr(self.gan.recipe, "regularizers", ()) or ():
+            name = ref if isinstance(ref, str) else ref.get("name")
+            options = {} if isinstance(ref, str) else dict(ref)
+            if name in ("gp", "gp0"):
+                weight = float(options.get("weight", 10.0))
+                target = float(options.get("target", 1.0 if name == "gp" else 0.0))
+            else:
+                self.notes.append(f"regulariser {name!r} is not part of the reference loops")
+        return weight, target
+
     def _autocast(self):
         if self.precision == "fp32":
             return contextlib.nullcontext()
@@ -208,7 +226,7 @@ class LoopReference:
             grad = x_hat.grad
         else:
             (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
-        return ((grad.float().flatten(1).norm(2, dim=1) - self.gan.loss.gradient_penalty_target) ** 2).mean()
+        return ((grad.float().flatten(1).norm(2, dim=1) - self.gp_target) ** 2).mean()
 
     def step(self) -> None:
         loss = self.gan.loss
@@ -229,6 +247,8 @@ class LoopReference:
             self.opt_d.step()
         self.G.zero_grad()
         with self._autocast():
+            if self.fresh_g_noise:
+                fake = self.G(torch.randn(self.batch, self.gan.latent_dim, device=self.device))
             out = self.D(fake).float().view(-1)
         err_g = loss.generator_loss(out)
         err_g.backward()
@@ -284,13 +304,19 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
         with context():
             trainer.step()
 
-    def flop_fn() -> int:
-        trainer._penalty_grad_via_backward = True
-        try:
-            with context():
-                return count_flops(trainer.train_step)
-        finally:
-            trainer._penalty_grad_via_backward = False
+    update = getattr(trainer, "update", None)
+    if update is not None and hasattr(update, "counting_flops"):  # contract v2: the pure update step
+        def flop_fn() -> int:
+            with update.counting_flops(), context():
+                return count_flops(trainer.step)
+    else:  # v0.1 trainer
+        def flop_fn() -> int:
+            trainer._penalty_grad_via_backward = True
+            try:
+                with context():
+                    return count_flops(trainer.train_step)
+            finally:
+                trainer._penalty_grad_via_backward = False
 
     modules = {"generator": trainer.gan.generator, "discriminator": trainer.gan.discriminator,
                "n_critic": trainer.config.n_critic, "channels_last": trainer.channels_last,
