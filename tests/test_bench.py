@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import ganzoo.bench as bench_module
-from ganzoo.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, count_flops, decimals_for, format_spread,
+from ganzoo.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, decimals_for, format_spread,
                           make_trainer_step, measure_memory, measure_peak_flops, spread)
 from ganzoo.cli import main
 from ganzoo.precision import bf16_supported

@@ -120,7 +120,7 @@ def test_report_has_charts_tables_and_readable_columns(tmp_path):
     md, page, tables = build_report([zoo, quality, run])
     titles = [t[0] for t in tables]
     assert titles[0] == "zoo: speed and quality" and "runs: quality" in titles
-    run_header = dict((t[0], t[1]) for t in tables)["runs: quality"]
+    run_header = {t[0]: t[1] for t in tables}["runs: quality"]
     assert "train precision" in run_header and "k-NN precision" in run_header and "precision" not in run_header
     assert "skipped pacgan: needs vector data" in md
     svgs = [s + "</svg>" for s in page.split("</svg>")[:-1]]
