@@ -4,6 +4,8 @@ Public API (see docs/api.md):
 
 - ``hookimpl``: marker for plugin hook implementations (see docs/plugins.md)
 - ``Loss``, ``Recipe``, ``Dataset``, ``DatasetRequest``, ``GAN``: the plugin contract's value types
+- ``StepContext``, ``Regularizer``, ``Augmentation``, ``Schedule``, ``Constraint``: contract v2 extension points
+- ``RunSpec``: the frozen, resolved description of a run (config.json's "spec"); ``AdversarialUpdate``: one step
 - ``build(model, image_shape)``, ``list_models()``, ``train(...)``, ``resume(run_dir)``, ``TrainConfig``
 - ``get_registry()``: everything the loaded plugins registered
 """
@@ -13,11 +15,14 @@ __version__ = "0.1.0"
 from .hookspecs import hookimpl  # noqa: E402
 from .components import GAN, Dataset, DatasetRequest, Loss, Recipe  # noqa: E402
 from .errors import GanzooError  # noqa: E402
+from .extensions import Augmentation, Constraint, Regularizer, Schedule, StepContext  # noqa: E402
 from .registry import get_registry, reset_registry  # noqa: E402
 from .build import build, list_models  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .data import load_dataset  # noqa: E402
 from .trainer import TrainResult, Trainer, resume, train  # noqa: E402
+from .training.spec import Component, RunSpec  # noqa: E402
+from .training.update import AdversarialUpdate  # noqa: E402
 from .loggers import Logger  # noqa: E402
 from .load import load  # noqa: E402  (the function; the module stays importable as `from ganzoo.load import ...`)
 
@@ -26,3 +31,5 @@ __all__ = [
     "build", "get_registry", "hookimpl", "list_models", "load_dataset", "reset_registry", "resume", "train",
 ]
 __all__ += ["Logger", "load"]
+__all__ += ["AdversarialUpdate", "Augmentation", "Component", "Constraint", "Regularizer", "RunSpec", "Schedule",
+            "StepContext"]

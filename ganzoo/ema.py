@@ -18,10 +18,11 @@ class EMA:
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
+    def update(self, model: nn.Module, decay: float | None = None) -> None:
+        """One EMA step; `decay` overrides the constant one for this step (EMA warm-up schedules)."""
         ema_params = list(self.shadow.parameters())
         params = [p.detach() for p in model.parameters()]
-        torch._foreach_lerp_(ema_params, params, 1.0 - self.decay)
+        torch._foreach_lerp_(ema_params, params, 1.0 - (self.decay if decay is None else decay))
         for b_ema, b in zip(self.shadow.buffers(), model.buffers()):
             b_ema.copy_(b)
 

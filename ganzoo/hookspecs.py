@@ -58,6 +58,44 @@ def register_feature_extractors(register):
 
 
 @hookspec
+def register_regularizers(register):
+    """Register regulariser factories: ``register(name, factory, description="")``.
+
+    ``factory(**options) -> ganzoo.Regularizer``; the option ``every`` (lazy regularisation) is handled by the
+    trainer and never reaches the factory. The regulariser returns its weighted term from ``__call__(ctx)``.
+    """
+
+
+@hookspec
+def register_augmentations(register):
+    """Register augmentation factories: ``register(name, factory, description="")``.
+
+    ``factory(shape, **options) -> ganzoo.Augmentation`` (an ``nn.Module`` applied to every D input).
+    """
+
+
+@hookspec
+def register_schedules(register):
+    """Register schedule factories: ``register(name, factory, description="")``; ``factory(**options) -> ganzoo.Schedule``."""
+
+
+@hookspec
+def register_constraints(register):
+    """Register weight-constraint factories: ``register(name, factory, description="")``.
+
+    ``factory(**options) -> ganzoo.Constraint``, applied to its phase's network after each optimiser step.
+    """
+
+
+@hookspec
+def register_optimizers(register):
+    """Register optimiser factories: ``register(name, factory, description="")``.
+
+    ``factory(params, *, lr, betas=None, **options) -> torch.optim.Optimizer``; recipes pick one per network.
+    """
+
+
+@hookspec
 def register_loggers(register):
     """Register logger factories: ``register(name, factory, description="")``.
 

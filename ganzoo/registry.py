@@ -31,14 +31,20 @@ KINDS = {
     "model": "register_models",
     "dataset": "register_datasets",
     "feature_extractor": "register_feature_extractors",
+    "regularizer": "register_regularizers",
+    "augmentation": "register_augmentations",
+    "schedule": "register_schedules",
+    "constraint": "register_constraints",
+    "optimizer": "register_optimizers",
     "logger": "register_loggers",
 }
 
 
 #: registry kind -> its plural, as used on the command line (`ganzoo list losses`)
 PLURALS = {"generator": "generators", "discriminator": "discriminators", "loss": "losses", "model": "models",
-           "dataset": "datasets", "feature_extractor": "feature-extractors",
-           "logger": "loggers"}
+           "dataset": "datasets", "feature_extractor": "feature-extractors", "regularizer": "regularizers",
+           "augmentation": "augmentations", "schedule": "schedules", "constraint": "constraints",
+           "optimizer": "optimizers", "logger": "loggers"}
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,8 @@
-"""The one trainer every model runs on.
+"""The run loop every model runs on: checkpoints, logging, sample grids, evaluation and signals.
 
-Plugins provide networks and loss formulas; this module owns everything else: device and precision (autocast, and
-a gradient scaler for fp16), the n-critic schedule, the gradient penalty, EMA, sampling, logging, checkpoints and
-resuming. The hot loop never waits on the device: losses are accumulated as tensors and read every `log_every`
-steps.
+The math of a step lives in ganzoo.training.update (buildable without a run folder); this module resolves a
+config once into a frozen RunSpec, builds the update, and loops it. The hot loop never waits on the device:
+losses are accumulated as tensors and read every `log_every` steps. Progress goes to a callback (the CLI's bar).
 """
 
 from __future__ import annotations
@@ -13,26 +12,27 @@ import math
 import signal
 import threading
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
-from torch import nn
 
 from . import __version__, distributed
-from .build import build
+from .build import build_extensions, build_gan, resolve_recipe, spec_from_recipe
 from .checkpoint import load_checkpoint, save_checkpoint
 from .components import GAN, Dataset, generate
 from .config import TrainConfig
-from .data import BatchSampler, load_dataset
-from .ema import EMA
+from .data import load_dataset
 from .errors import CheckpointError, DivergenceError, GanzooError
 from .images import save_samples
 from .precision import Precision, resolve_device, resolve_precision
 from .registry import Registry, get_registry
 from .runfolder import RunFolder
+from .training.spec import RunSpec
+from .training.update import AdversarialUpdate, has_conv
+
+ProgressCallback = Callable[[dict], None]
 
 
 class Interrupted(GanzooError):
@@ -53,21 +53,40 @@ class TrainResult:
     eval: dict[str, Any] = field(default_factory=dict)
 
 
-def _has_conv(module: nn.Module) -> bool:
-    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
+def num_classes_of(dataset: Dataset) -> Optional[int]:
+    """Classes in a labelled dataset (its ``num_classes`` attribute, else max label + 1)."""
+    if dataset.labels is None:
+        return None
+    explicit = getattr(dataset, "num_classes", None)
+    return int(explicit) if explicit else int(dataset.labels.max()) + 1
 
 
-def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    """Fused Adam where this torch build has it for the device (one kernel for all parameters), else foreach."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(params, lr=lr, betas=betas, foreach=True)
+def class_probs_of(dataset: Dataset, num_classes: int) -> torch.Tensor:
+    """The data's label distribution, from which fake labels are drawn."""
+    counts = torch.bincount(dataset.labels.long().reshape(-1).cpu(), minlength=num_classes).double()
+    return (counts / counts.sum()).float()
+
+
+def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> RunSpec:
+    """A new run's config plus the registry's recipe into the frozen RunSpec (the one place defaults apply)."""
+    name, recipe = resolve_recipe(config.model, generator=config.generator, discriminator=config.discriminator,
+                                  loss=config.loss, registry=registry)
+    lr_g = config.lr_g or config.lr
+    lr_d = config.lr_d or config.lr
+    return spec_from_recipe(
+        name, recipe, dataset.shape, num_classes=num_classes_of(dataset), registry=registry,
+        latent_dim=config.latent_dim, steps=config.steps, batch_size=config.batch_size, n_critic=config.n_critic,
+        lr_g=lr_g, lr_d=lr_d, ema_decay=config.ema_decay, extra_regularizers=tuple(config.regularizers or ()),
+        drop_recipe_regularizers=config.no_recipe_regularizers, augment=config.augment,
+        extra_schedules=tuple(config.schedules or ()),
+    )
 
 
 class Trainer:
-    """Builds a run from a TrainConfig (or resumes one from its folder) and trains it."""
+    """Builds a run from a TrainConfig (or resumes one from its folder) and trains it.
+
+    The caller's config is never mutated: ``trainer.config`` is a resolved copy.
+    """
 
     def __init__(
         self,
@@ -76,21 +95,53 @@ class Trainer:
         registry: Optional[Registry] = None,
         resume: Optional[Path] = None,
         console: Any = None,
-        progress: bool = True,
+        progress: Any = True,
         dataset: Optional[Dataset] = None,
+        spec: Optional[RunSpec] = None,
     ):
-        self.config = config.validate()
+        self.config = cfg = replace(config).validate()
         self.registry = registry or get_registry()
         self.console = console
-        self.show_progress = progress
-        self.dist = distributed.from_environment(config.device)
-        self.device = resolve_device(config.device)
+        self.progress = progress
+        self.dist = distributed.from_environment(cfg.device)
+        self.device = resolve_device(cfg.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
-        self.precision = Precision(self.device, resolve_precision(config.precision, self.device))
+        self.precision = Precision(self.device, resolve_precision(cfg.precision, self.device))
         self._stop_requested: Optional[str] = None
-        self._penalty_grad_via_backward = False
-        self._setup(dataset)
+        torch.manual_seed(cfg.seed)
+        self.dataset = dataset or load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
+                                               seed=cfg.seed, registry=self.registry)
+        self.spec = spec or resolve_spec(cfg, self.dataset, self.registry)
+        if tuple(self.spec.shape) != tuple(self.dataset.shape):
+            raise GanzooError(f"the run was made for samples of shape {tuple(self.spec.shape)} but the dataset gives "
+                              f"{tuple(self.dataset.shape)}; resume with the same dataset and --image-size")
+        # The resolved values, so config.json's "train" repeats the run's settings exactly.
+        cfg.steps, cfg.batch_size, cfg.n_critic = self.spec.steps, self.spec.batch_size, self.spec.n_critic
+        cfg.latent_dim, cfg.ema_decay = self.spec.latent_dim, self.spec.ema_decay
+        cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
+        cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
+        probs = class_probs_of(self.dataset, self.spec.num_classes) if self.spec.conditional else None
+        self.gan = build_gan(self.spec, self.registry, class_probs=probs)
+        self.extensions = build_extensions(self.spec, self.registry)
+        conv = has_conv(self.gan.generator) or has_conv(self.gan.discriminator)
+        self.channels_last = self.dataset.kind == "image" and (
+            cfg.channels_last == "on" or (cfg.channels_last == "auto" and conv))
+        if cfg.batch_size % self.dist.world_size:
+            raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
+                              f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
+        self.update = AdversarialUpdate(
+            self.spec, self.gan, self.extensions, device=self.device, precision=self.precision,
+            registry=self.registry, seed=cfg.seed, channels_last=self.channels_last, on_nan=cfg.on_nan,
+            dist=self.dist, compile=cfg.compile, sync_bn=cfg.sync_bn)
+        self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=cfg.seed + 1, device=self.device,
+                                        rank=self.dist.rank, world_size=self.dist.world_size,
+                                        channels_last=self.channels_last)
+        self._fixed_inputs()
+        out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        cfg.out = str(out)
+        self.run = RunFolder(out)
+        self.last_eval: dict[str, Any] = {}
         self.start_step = 0
         if resume is not None:
             self._restore(load_checkpoint(self.run.checkpoint))
@@ -100,148 +151,66 @@ class Trainer:
                 f"or pass another --out"
             )
 
-    # -- setup ---------------------------------------------------------------------------------------------------
-    def _setup(self, dataset: Optional[Dataset]) -> None:
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        self.dataset = dataset or load_dataset(
-            cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size, seed=cfg.seed, registry=self.registry
-        )
-        self.gan = build(
-            cfg.model,
-            self.dataset.shape,
-            generator=cfg.generator,
-            discriminator=cfg.discriminator,
-            loss=cfg.loss,
-            latent_dim=cfg.latent_dim,
-            registry=self.registry,
-        )
-        recipe = self.gan.recipe
-        # Resolve every default now, so config.json repeats the run exactly.
-        cfg.steps = cfg.steps or recipe.steps
-        cfg.batch_size = cfg.batch_size or recipe.batch_size
-        cfg.n_critic = cfg.n_critic or recipe.n_critic
-        cfg.latent_dim = self.gan.latent_dim
-        if cfg.ema_decay is None:
-            cfg.ema_decay = recipe.ema_decay or 0.0
-        cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
-        cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
-        self.lr_g = cfg.lr or recipe.lr_g
-        self.lr_d = cfg.lr or recipe.lr_d
-        self.betas = tuple(recipe.betas)
-
-        G, D = self.gan.generator, self.gan.discriminator
-        conv = _has_conv(G) or _has_conv(D)
-        self.channels_last = self.dataset.kind == "image" and (
-            cfg.channels_last == "on" or (cfg.channels_last == "auto" and conv)
-        )
-        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        G.to(self.device, memory_format=memory_format).train()
-        D.to(self.device, memory_format=memory_format).train()
-        data = self.dataset.data.to(self.device)
-        if self.channels_last:
-            data = data.contiguous(memory_format=torch.channels_last)
-        if cfg.batch_size % self.dist.world_size:
-            raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
-                              f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
-        self.sampler = BatchSampler(data, cfg.batch_size, seed=cfg.seed + 1, rank=self.dist.rank,
-                                    world_size=self.dist.world_size)
-        self.noise = torch.Generator(device=self.device).manual_seed(cfg.seed + 2)
-        fixed = torch.Generator(device=self.device).manual_seed(cfg.seed + 3)
-        n_fixed = 2500 if self.dataset.kind == "vector" else 64
-        self.fixed_noise = torch.randn(n_fixed, self.gan.latent_dim, generator=fixed, device=self.device)
-
-        self.opt_g = make_adam(G.parameters(), self.lr_g, self.betas, self.device)
-        self.opt_d = make_adam(D.parameters(), self.lr_d, self.betas, self.device)
-        self.scaler_g = self.precision.make_scaler()
-        self.scaler_d = self.precision.make_scaler()
-        self.ema = EMA(G, cfg.ema_decay) if cfg.ema_decay else None
-
-        out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        cfg.out = str(out)
-        self.run = RunFolder(out)
-        self._zero = torch.zeros((), device=self.device)
-        self.last_eval: dict[str, Any] = {}
-        self._reset_accumulators()
-        self._wrap_networks()
-
-    def _wrap_networks(self) -> None:
-        """DDP wrappers under torchrun (made once), then torch.compile when asked."""
-        G, D = self.gan.generator, self.gan.discriminator
-        self.notices: list[str] = []
-        if self.dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            if self.config.sync_bn and self.device.type != "cuda":
-                raise GanzooError("--sync-bn needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); on CPU "
-                                  "drop it: batch-norm statistics then stay per process")
-            if self.config.sync_bn:
-                G = self.gan.generator = nn.SyncBatchNorm.convert_sync_batchnorm(G)
-                D = self.gan.discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(D)
-            G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
-        self._eager = (G, D)
-        # Only a discriminator that declares it scores each sample on its own (no batch norm, no minibatch
-        # statistics) may see real and fake samples in one batch.
-        self.fuse_d = bool(getattr(self.gan.discriminator, "per_sample", False))
-        if self.config.sync_bn and not self.dist.enabled:
-            self.notices.append("--sync-bn has no effect in a single process (it applies under torchrun)")
-        self._use_eager()
-        if self.config.compile:
-            self._compile_networks()
-
-    def _use_eager(self) -> None:
-        self.G, self.D = self._eager
-        # The generator step runs D without DDP: D's weights take no gradient there, so there is nothing to reduce.
-        self.D_for_g = self.gan.discriminator
-        self._compile_unproven = False
-
-    def _compile_networks(self) -> None:
-        """torch.compile what can be compiled; a critic with a gradient penalty stays eager, with a notice."""
-        G, D = self._eager
-        self.G = torch.compile(G)
-        if float(getattr(self.gan.loss, "gradient_penalty_weight", 0.0) or 0.0):
-            self.notices.append("discriminator left eager: its gradient penalty needs double backward, "
-                                "which torch.compile does not support")
+    def _fixed_inputs(self) -> None:
+        """Fixed noise (and labels: one class per row) for the sample grids, from their own seed."""
+        fixed = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
+        if self.spec.conditional:
+            per_class = 8
+            n = self.spec.num_classes * per_class
+            self.fixed_labels = torch.arange(self.spec.num_classes, device=self.device).repeat_interleave(per_class)
+            self.grid_columns = per_class
         else:
-            self.D = torch.compile(D)
-            self.D_for_g = self.D if not self.dist.enabled else torch.compile(self.gan.discriminator)
-        self._compile_unproven = True
+            n = 2500 if self.dataset.kind == "vector" else 64
+            self.fixed_labels = None
+            self.grid_columns = None
+        self.fixed_noise = torch.randn(n, self.spec.latent_dim, generator=fixed, device=self.device)
+        own = getattr(self.gan.generator, "sample_latent", None)
+        if own is not None:
+            self.fixed_noise = own(n, generator=fixed, device=self.device)
 
-    def step(self) -> None:
-        """One training step; the first compiled step falls back to eager if compilation fails."""
-        if not self._compile_unproven:
-            self.train_step()
-            return
-        self._compile_unproven = False
-        try:
-            self.train_step()
-        except Exception as exc:  # compilers fail in many ways (no C compiler, unsupported ops, ...)
-            self.config.compile = False
-            self._use_eager()
-            first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
-            self.notices.append(f"torch.compile failed ({type(exc).__name__}: {first}); running eager")
-            self.train_step()
+    # -- v0.1 attribute names, kept for plugin tests and scripts -------------------------------------------------------
+    @property
+    def notices(self) -> list[str]:
+        return self.update.notices
+
+    @property
+    def ema(self):
+        return self.update.ema
+
+    @property
+    def opt_g(self):
+        return self.update.opt_g
+
+    @property
+    def opt_d(self):
+        return self.update.opt_d
+
+    def step(self, step: Optional[int] = None) -> None:
+        """One training step (used by tests and profiling; `fit` runs the loop)."""
+        self._steps_taken = getattr(self, "_steps_taken", self.start_step) + 1
+        self.update.step(step or self._steps_taken, self.config.steps, self.sampler.next)
 
     def describe(self) -> dict[str, Any]:
         """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
         return {
             "ganzoo_version": __version__,
             "train": self.config.to_dict(),
+            "spec": self.spec.to_dict(),
             "model": self.gan.name,
             "components": self.gan.components,
-            "recipe": {k: (dict(v) if isinstance(v, dict) or hasattr(v, "items") else v)
-                       for k, v in asdict(self.gan.recipe).items()},
-            "hyperparameters": {"lr_g": self.lr_g, "lr_d": self.lr_d, "betas": list(self.betas),
-                                "n_critic": self.config.n_critic, "batch_size": self.config.batch_size,
-                                "latent_dim": self.gan.latent_dim, "ema_decay": self.config.ema_decay},
+            "citation": self.spec.citation,
+            "hyperparameters": {"lr_g": self.spec.lr_g, "lr_d": self.spec.lr_d,
+                                "betas_g": self.spec.optimizer_g.options.get("betas"),
+                                "betas_d": self.spec.optimizer_d.options.get("betas"),
+                                "n_critic": self.spec.n_critic, "batch_size": self.spec.batch_size,
+                                "latent_dim": self.spec.latent_dim, "ema_decay": self.spec.ema_decay},
             "dataset": {"name": self.dataset.name, "shape": list(self.dataset.shape),
-                        "size": int(self.dataset.data.shape[0])},
+                        "size": int(self.dataset.data.shape[0]), **sampler_description(self.sampler)},
             "device": str(self.device),
             "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
             "precision": self.precision.name,
             "channels_last": self.channels_last,
-            "compile": bool(self.config.compile),
+            "compile": bool(self.update.compile),
             "notices": list(self.notices),
             "torch": torch.__version__,
             "plugins": self.registry.distributions(),
@@ -253,18 +222,11 @@ class Trainer:
     def state_dict(self, step: int) -> dict[str, Any]:
         return {
             "step": step,
-            "generator": self.gan.generator.state_dict(),
-            "discriminator": self.gan.discriminator.state_dict(),
-            "ema": self.ema.state_dict() if self.ema else None,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(),
-            "scaler_d": self.scaler_d.state_dict(),
+            **self.update.state_dict(),
             "sampler": self.sampler.state_dict(),
             "rng": {
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-                "noise": self.noise.get_state(),
             },
             "model": self.gan.name,
             "components": dict(self.gan.components),
@@ -276,21 +238,13 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any]) -> None:
         try:
-            self.gan.generator.load_state_dict(state["generator"])
-            self.gan.discriminator.load_state_dict(state["discriminator"])
-            if self.ema is not None:
-                if state.get("ema") is None:
-                    raise KeyError("ema")
-                self.ema.load_state_dict(state["ema"])
-            self.opt_g.load_state_dict(state["opt_g"])
-            self.opt_d.load_state_dict(state["opt_d"])
-            self.scaler_g.load_state_dict(state["scaler_g"])
-            self.scaler_d.load_state_dict(state["scaler_d"])
+            if "noise" not in state and "noise" in state.get("rng", {}):  # v0.1 checkpoints
+                state = {**state, "noise": state["rng"]["noise"], "augment": None}
+            self.update.load_state_dict(state)
             self.sampler.load_state_dict(state["sampler"])
             torch.set_rng_state(state["rng"]["torch"])
             if torch.cuda.is_available() and state["rng"]["cuda"]:
                 torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-            self.noise.set_state(state["rng"]["noise"])
             self.start_step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(
@@ -298,153 +252,54 @@ class Trainer:
                 f"{str(exc).splitlines()[0][:120]}); resume with the config it was saved with"
             ) from None
 
-    # -- one training step ---------------------------------------------------------------------------------------
-    def _draw(self, draw, n: int, *shape: int) -> torch.Tensor:
-        """Random numbers for this rank's `n` samples, drawn for the whole global batch and sliced, so N processes
-        see exactly what one process would (data-parallel runs then match single-process runs)."""
-        world = self.dist.world_size
-        values = draw((n * world, *shape), generator=self.noise, device=self.device)
-        return values.tensor_split(world)[self.dist.rank] if world > 1 else values
-
-    def _z(self, n: int) -> torch.Tensor:
-        return self._draw(torch.randn, n, self.gan.latent_dim)
-
-    def gradient_penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """E[(||grad_x D(x_hat)||_2 - target)^2] on random interpolates (Gulrajani et al. 2017).
-
-        Follows PyTorch's AMP recipe for gradient penalties: the penalty's own gradient is taken of the *scaled*
-        output (so fp16 does not underflow), then unscaled before the norm, which is computed in fp32.
-        """
-        alpha = self._draw(torch.rand, real.shape[0], *(1,) * (real.ndim - 1))
-        x_hat = torch.lerp(fake.detach().float(), real.float(), alpha).requires_grad_(True)
-        with self.precision.autocast():
-            scores = self.D(x_hat)
-        out = scores.float().sum()
-        scaled = self.scaler_d.is_enabled()
-        if scaled:
-            out = self.scaler_d.scale(out)
-        if self._penalty_grad_via_backward:
-            # Same gradient through backward(inputs=...): torch.utils.flop_counter cannot follow autograd.grad,
-            # so the benchmark's FLOP count switches to this path.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                torch.autograd.backward(out, inputs=[x_hat], create_graph=True)
-            grad, x_hat.grad = x_hat.grad, None
-        else:
-            (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
-        grad = grad.float()
-        if scaled:
-            grad = grad / self.scaler_d.scale(torch.ones((), device=self.device))
-        norm = grad.flatten(1).norm(2, dim=1)
-        return ((norm - self.gan.loss.gradient_penalty_target) ** 2).mean()
-
-    def train_step(self) -> None:
-        """n_critic discriminator updates, then one generator update on the last critic step's fakes."""
-        G, D, loss = self.G, self.D, self.gan.loss
-        n_critic = self.config.n_critic
-        skip_bad = self.config.on_nan == "skip"
-        gp_weight = float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0)
-        fake = None
-        for i in range(n_critic):
-            real = self.sampler.next()
-            z = self._z(real.shape[0])
-            last = i == n_critic - 1
-            with self.precision.autocast():
-                if last:
-                    fake = G(z)  # keep the graph: the generator step reuses these samples
-                else:
-                    with torch.no_grad():
-                        fake = G(z)
-                if self.fuse_d:
-                    # A per-sample critic scores real and fake samples in one larger forward pass. (The penalty's
-                    # samples stay apart: their double backward would otherwise run over the whole batch.)
-                    n = real.shape[0]
-                    scores = D(torch.cat([real, fake.detach().to(real.dtype)])).float().reshape(-1)
-                    real_scores, fake_scores = scores[:n], scores[n:]
-                else:
-                    real_scores = D(real).float().reshape(-1)
-                    fake_scores = D(fake.detach()).float().reshape(-1)
-            loss_d = loss.discriminator_loss(real_scores, fake_scores)
-            if gp_weight:
-                loss_d = loss_d + gp_weight * self.gradient_penalty(real, fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            if skip_bad and not bool(torch.isfinite(loss_d)):
-                self.skipped += 1
-                continue
-            self.scaler_d.scale(loss_d).backward()
-            self.scaler_d.step(self.opt_d)
-            self.scaler_d.update()
-            self._acc_d += loss_d.detach()
-            self._n_d += 1
-
-        # Generator step: D's weights need no gradients here, only its input does.
-        self.gan.discriminator.requires_grad_(False)
-        try:
-            with self.precision.autocast():
-                scores = self.D_for_g(fake).float().reshape(-1)
-            loss_g = loss.generator_loss(scores)
-            self.opt_g.zero_grad(set_to_none=True)
-            if skip_bad and not bool(torch.isfinite(loss_g)):
-                self.skipped += 1
-            else:
-                self.scaler_g.scale(loss_g).backward()
-                self.scaler_g.step(self.opt_g)
-                self.scaler_g.update()
-                self._acc_g += loss_g.detach()
-                self._n_g += 1
-        finally:
-            self.gan.discriminator.requires_grad_(True)
-        if self.ema is not None:
-            self.ema.update(self.gan.generator)
-
-    # -- the loop ------------------------------------------------------------------------------------------------
-    def _reset_accumulators(self) -> None:
-        self._acc_d = self._zero.clone()
-        self._acc_g = self._zero.clone()
-        self._n_d = self._n_g = 0
-        self.skipped = 0
-
+    # -- logging ---------------------------------------------------------------------------------------------------
     def _log(self, step: int, images: int, seconds: float) -> dict[str, Any]:
-        loss_d = distributed.all_reduce_mean(self._acc_d / max(self._n_d, 1), self.dist).item()
-        loss_g = distributed.all_reduce_mean(self._acc_g / max(self._n_g, 1), self.dist).item()
-        record = {
-            "step": step,
-            "loss_d": loss_d,
-            "loss_g": loss_g,
-            "img_per_s": images / seconds if seconds > 0 else None,
-            "time": time.time(),
-        }
-        if self.skipped:
-            record["skipped_updates"] = self.skipped
+        values = self.update.read_metrics(lambda t: distributed.all_reduce_mean(t, self.dist))
+        record = {"step": step, **values, "img_per_s": images / seconds if seconds > 0 else None, "time": time.time()}
         if self.dist.is_main:
             self.run.append_metrics(record)
-        self._reset_accumulators()
         return record
 
     def _check_finite(self, step: int, since: int, record: dict[str, Any], last_good: int) -> None:
-        bad = [k for k in ("loss_d", "loss_g") if not math.isfinite(record[k])]
+        """Divergence: non-finite weights, or non-finite losses (unless a gradient scaler or --on-nan skip handled
+        them: the scaler skips overflowing steps and backs off its scale, which is not divergence)."""
+        bad = [name for name, net in (("generator", self.gan.generator), ("discriminator", self.gan.discriminator))
+               if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
         if not bad:
-            bad = [name for name, net in (("generator", self.gan.generator), ("discriminator", self.gan.discriminator))
-                   if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
-        if bad and (self.config.on_nan == "stop" or bad[0] in ("generator", "discriminator")):
-            raise DivergenceError(
-                f"training diverged {f'at step {step}' if since + 1 >= step else f'between steps {since + 1} and {step}'}: "
-                f"{', '.join(bad)} became non-finite; the last good checkpoint "
-                f"(step {last_good}) is kept in {self.run.path}; lower --lr, try --precision fp32, or use "
-                f"--on-nan skip"
-            )
+            losses = [k for k in ("loss_d", "loss_g") if k in record]
+            if self.update.scaled or self.config.on_nan == "skip":
+                bad = [k for k in losses if not math.isfinite(record[k])]  # no finite value in the whole window
+            else:
+                bad = [k for k in losses if k in record.get("nonfinite", {}) or not math.isfinite(record[k])]
+        if bad:
+            where = f"at step {step}" if since + 1 >= step else f"between steps {since + 1} and {step}"
+            kept = (f"the last good checkpoint (step {last_good}) is kept in {self.run.path}"
+                    if last_good > 0 and self.run.checkpoint.exists()
+                    else f"no checkpoint was written yet; start over with `ganzoo run ... --out {self.run.path} "
+                         f"--restart`")
+            raise DivergenceError(f"training diverged {where}: {', '.join(bad)} became non-finite; {kept}; lower the "
+                                  f"learning rate, try --precision fp32, or use --on-nan skip")
 
-    def sample(self, n: Optional[int] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """Samples (EMA generator when there is one) as float32 on the CPU: from the fixed noise, or `n` new ones.
+    # -- samples and evaluation --------------------------------------------------------------------------------------
+    def sample(self, n: Optional[int] = None, generator: Optional[torch.Generator] = None,
+               labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Samples (EMA generator when there is one) as float32 on the CPU: from the fixed inputs, or `n` new ones.
 
         Pass a `generator` (on the training device) to leave training's random streams untouched.
         """
-        net = self.ema.shadow if self.ema is not None else self.gan.generator
+        net = self.update.sample_net()
         if n is None:
-            z = self.fixed_noise
+            z, y = self.fixed_noise, self.fixed_labels
         else:
-            z = torch.randn(n, self.gan.latent_dim, generator=generator or self.noise, device=self.device)
-        return generate(net, z, self.precision.autocast()).cpu()
+            gen = generator or self.update.noise
+            from .components import draw_labels, draw_latent
+
+            z = draw_latent(self.gan.generator, n, self.spec.latent_dim, gen, self.device)
+            y = None
+            if self.spec.conditional:
+                y = labels if labels is not None else draw_labels(n, self.spec.num_classes, self.gan.class_probs, gen,
+                                                                  self.device)
+        return generate(net, z, self.precision.autocast(), y=y).cpu()
 
     def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
                  weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
@@ -471,8 +326,16 @@ class Trainer:
         if self.dataset.kind == "vector":
             real = self.dataset.data[:2500]
             centers = self.dataset.centers
-        return save_samples(samples, self.run.samples / f"step_{step:07d}.png", real=real, centers=centers)
+        path = self.run.samples / f"step_{step:07d}.png"
+        if self.grid_columns:
+            from .images import image_grid
 
+            path.parent.mkdir(parents=True, exist_ok=True)
+            image_grid(samples, nrow=self.grid_columns).save(path)
+            return path
+        return save_samples(samples, path, real=real, centers=centers)
+
+    # -- the loop ------------------------------------------------------------------------------------------------
     def _install_signal_handlers(self):
         if threading.current_thread() is not threading.main_thread():
             return {}
@@ -485,17 +348,20 @@ class Trainer:
             previous[sig] = signal.signal(sig, handler)
         return previous
 
+    def _progress_callback(self) -> Optional[ProgressCallback]:
+        if callable(self.progress):
+            return self.progress
+        if self.progress and self.dist.is_main:
+            from .progress import RichProgress
+
+            return RichProgress(self.gan.name, self.config.steps, console=self.console)
+        return None
+
     def fit(self) -> TrainResult:
         cfg = self.config
         main = self.dist.is_main
-        if main:
-            self.run.create()
-            if self.start_step == 0:
-                self.run.write_config(self.describe())
-            else:
-                self.run.truncate_metrics_after(self.start_step)
         previous_handlers = self._install_signal_handlers()
-        progress = self._make_progress() if main else None
+        report = self._progress_callback() if main else None
         images_per_step = cfg.batch_size * cfg.n_critic
         last_good = self.start_step
         record: dict[str, Any] = {}
@@ -503,11 +369,16 @@ class Trainer:
         last_logged = self.start_step
         step = self.start_step
         try:
-            if progress is not None:
-                progress.start()
-                task = progress.add_task(self.gan.name, total=cfg.steps, completed=self.start_step, stats="")
+            if main:
+                self.run.create()
+                if self.start_step == 0:
+                    self.run.write_config(self.describe())
+                else:
+                    self.run.truncate_metrics_after(self.start_step)
+            if report is not None:
+                report({"event": "start", "step": self.start_step, "total": cfg.steps})
             for step in range(self.start_step + 1, cfg.steps + 1):
-                self.step()
+                self.update.step(step, cfg.steps, self.sampler.next)
                 at_log = step % cfg.log_every == 0 or step == cfg.steps
                 if self.dist.enabled:  # all ranks must agree, so they only compare notes at log points
                     stopping = at_log and distributed.any_rank(self._stop_requested is not None, self.dist, self.device)
@@ -520,9 +391,8 @@ class Trainer:
                     record = self._log(step, images_per_step * (step - last_logged), now - t_last)
                     self._check_finite(step, last_logged, record, last_good)
                     t_last, last_logged = now, step
-                    if progress is not None:
-                        progress.update(task, completed=step, stats=(
-                            f"D {record['loss_d']:.3f}  G {record['loss_g']:.3f}  {record['img_per_s'] or 0:,.0f} img/s"))
+                    if report is not None:
+                        report({"event": "log", "step": step, "total": cfg.steps, "record": record})
                 if main and step % cfg.sample_every == 0:
                     self.save_sample_grid(step)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
@@ -539,12 +409,10 @@ class Trainer:
                 if stopping:
                     raise Interrupted(
                         f"stopped by {self._stop_requested or 'a signal to another rank'} at step {step}; "
-                        f"checkpoint saved, continue with "
-                        f"`ganzoo run --resume {self.run.path}`"
-                    )
+                        f"checkpoint saved, continue with `ganzoo run --resume {self.run.path}`")
         finally:
-            if progress is not None:
-                progress.stop()
+            if report is not None:
+                report({"event": "stop", "step": step, "total": cfg.steps})
             for sig, old in previous_handlers.items():
                 signal.signal(sig, old)
         if main and cfg.steps % cfg.sample_every:
@@ -557,33 +425,66 @@ class Trainer:
                                      "world_size": self.dist.world_size})
         done = max(step - self.start_step, 0)
         return TrainResult(
-            run_dir=self.run.path,
-            step=step,
-            gan=self.gan,
-            config=self.describe(),
-            last_metrics=record,
-            seconds=seconds,
-            images_per_second=images_per_step * done / seconds if seconds > 0 else 0.0,
+            run_dir=self.run.path, step=step, gan=self.gan, config=self.describe(), last_metrics=record,
+            seconds=seconds, images_per_second=images_per_step * done / seconds if seconds > 0 else 0.0,
             eval=self.last_eval,
         )
 
-    def _make_progress(self):
-        if not self.show_progress:
-            return None
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-        return Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[stats]}"),
-            console=self.console,
-        )
+def make_run_sampler(dataset: Dataset, batch_size: int, **kwargs: Any):
+    """The data sampler of a run: ``sampler.next() -> (x, labels or None)`` (ganzoo.data.make_sampler)."""
+    from . import data
+
+    if hasattr(data, "make_sampler"):
+        return data.make_sampler(dataset, batch_size, **kwargs)
+    return _LabelledSampler(dataset, batch_size, **kwargs)
 
 
-def train(config: Optional[TrainConfig] = None, *, progress: bool = False, registry: Optional[Registry] = None,
+class _LabelledSampler:
+    """Device-resident batches with their labels (used until ganzoo.data provides make_sampler)."""
+
+    def __init__(self, dataset: Dataset, batch_size: int, *, seed: int, device: torch.device, rank: int = 0,
+                 world_size: int = 1, channels_last: bool = False, **_: Any):
+        from .data import BatchSampler
+
+        data = dataset.data.to(device)
+        if channels_last:
+            data = data.contiguous(memory_format=torch.channels_last)
+        self.labels = dataset.labels.long().to(device) if dataset.labels is not None else None
+        self.inner = BatchSampler(data, batch_size, seed=seed, rank=rank, world_size=world_size)
+        self.mode = "memory"
+
+    def next(self):
+        inner = self.inner
+        if inner.cursor + inner.batch_size > inner.permutation.numel():
+            inner.permutation = torch.randperm(inner.data.shape[0], generator=inner.generator)
+            inner.cursor = 0
+            inner.epoch += 1
+        idx = inner.permutation[inner.cursor: inner.cursor + inner.batch_size]
+        inner.cursor += inner.batch_size
+        if inner.world_size > 1:
+            idx = idx.tensor_split(inner.world_size)[inner.rank]
+        idx = idx.to(inner.data.device, non_blocking=True)
+        x = inner.data.index_select(0, idx)
+        return x, (self.labels.index_select(0, idx) if self.labels is not None else None)
+
+    def state_dict(self):
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state):
+        self.inner.load_state_dict(state)
+
+    @property
+    def epoch(self):
+        return self.inner.epoch
+
+
+def sampler_description(sampler: Any) -> dict[str, Any]:
+    describe = getattr(sampler, "describe", None)
+    return dict(describe()) if callable(describe) else {"mode": getattr(sampler, "mode", "memory")}
+
+
+def train(config: Optional[TrainConfig] = None, *, progress: Any = False, registry: Optional[Registry] = None,
           **settings: Any) -> TrainResult:
     """Train a model from Python: ``ganzoo.train(model=NAME, steps=500, out="runs/demo")``."""
     if config is None:
@@ -593,23 +494,43 @@ def train(config: Optional[TrainConfig] = None, *, progress: bool = False, regis
     return Trainer(config, registry=registry, progress=progress).fit()
 
 
-def resume(run_dir: Path, *, steps: Optional[int] = None, progress: bool = False,
+def load_run_description(run: RunFolder, registry: Registry, config: TrainConfig, dataset: Dataset) -> RunSpec:
+    """The saved spec of a run (v0.1 folders without one are resolved from their saved settings once)."""
+    saved = run.read_config()
+    if "spec" in saved:
+        return RunSpec.from_dict(saved["spec"])
+    return resolve_spec(config, dataset, registry)
+
+
+def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
            registry: Optional[Registry] = None, console: Any = None) -> TrainResult:
-    """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count."""
+    """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count.
+
+    Hyper-parameters come from the saved spec in config.json, never from the plugin's current recipe; a learning
+    rate or betas edited by hand in config.json's spec are applied (the optimiser state keeps its moments).
+    """
     run = RunFolder(Path(run_dir))
     saved = run.read_config()
     config = TrainConfig.from_dict(saved["train"])
     config.out = str(run.path)
-    if steps is not None:
-        config.steps = steps
     if not run.checkpoint.exists():
-        raise CheckpointError(f"{run.path} has no {run.checkpoint.name}; the run stopped before its first checkpoint")
-    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console)
-    if trainer.start_step >= config.steps:
+        raise CheckpointError(f"{run.path} has no {run.checkpoint.name}: the run stopped before its first checkpoint; "
+                              f"start it over with `ganzoo run ... --out {run.path} --restart`")
+    registry = registry or get_registry()
+    config.validate()
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size, seed=config.seed,
+                           registry=registry)
+    spec = load_run_description(run, registry, config, dataset)
+    if steps is not None:
+        spec = spec.with_(steps=int(steps))
+        config.steps = int(steps)
+    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
+                      dataset=dataset, spec=spec)
+    if trainer.start_step >= trainer.config.steps:
         raise GanzooError(
             f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger than that to continue"
         )
     if steps is not None and trainer.dist.is_main:
         described = trainer.describe()
-        trainer.run.write_config({**saved, "train": described["train"]})
+        trainer.run.write_config({**saved, "train": described["train"], "spec": described["spec"]})
     return trainer.fit()

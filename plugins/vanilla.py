@@ -89,7 +89,14 @@ VANILLA = ganzoo.Recipe(
     batch_size=64,
     steps=10000,  # ~35 s on 2 CPU cores; digits are recognizable from ~5k steps
     ema_decay=0.999,  # samples come from an EMA of G's weights: smoother digits, same training
-    citation="Goodfellow et al. 2014, Generative Adversarial Nets: MLP GAN, non-saturating loss.",
+    # On 2-D points: the GAN baseline of PacGAN's Table 1 (Lin et al. 2018), its networks and protocol (see
+    # ganzoo_plugins.pacgan): G 4x400 BN-ReLU with z dim 2, D 3x200 maxout, Adam(1e-4, betas (0.8, 0.999)),
+    # batch 100, simultaneous updates, no EMA (the paper evaluates the raw generator).
+    variants={"vector": dict(
+        generator="pacgan-mlp", discriminator="pacgan-maxout", latent_dim=2, lr_g=1e-4, lr_d=1e-4,
+        betas=(0.8, 0.999), batch_size=100, steps=60_000, ema_decay=None, update="simultaneous")},
+    citation="Goodfellow et al. 2014, Generative Adversarial Nets: MLP GAN, non-saturating loss. 2-D points: "
+             "PacGAN's GAN baseline protocol (Lin et al. 2018).",
 )
 
 
