@@ -113,7 +113,7 @@ class Schedule:
 
 
 class Constraint:
-    """Applied in place to ``phase``'s network right after its optimiser step (e.g. WGAN's weight clipping)."""
+    """Applied in place to ``phase``'s network right after its optimiser step (e.g. the weight clipping of Arjovsky et al. 2017)."""
 
     phase: str = "D"
 

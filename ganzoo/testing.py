@@ -10,6 +10,9 @@ contract the shared trainer relies on, and raises AssertionError with a message 
         check_discriminator("my-discriminator")
         check_loss("my-loss")
         check_model("my-model")
+
+Contract v2 kinds have their own checks: ``check_regularizer``, ``check_augmentation``, ``check_schedule``,
+``check_constraint``, ``check_optimizer`` and ``check_logger``. Conditional networks: pass ``num_classes=10``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from torch import nn
 
 from .build import _call_factory, build
 from .components import Loss, Recipe
+from .extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule, StepContext, split_output
 from .registry import Registry, get_registry
 
 IMAGE_SHAPE = (1, 8, 8)
@@ -59,6 +63,7 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     """Shape, range, dtype under autocast, seeded determinism, gradient flow and state-dict round trip."""
     what = f"generator {name!r}"
     factory = _registry(registry).get("generator", name).obj
+    labels = torch.arange(4) % options["num_classes"] if options.get("num_classes") else None
 
     def make():
         return _call_factory("generator", name, factory, shape, latent_dim, **options)
@@ -68,8 +73,9 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     if not isinstance(g, nn.Module):
         _fail(what, f"factory returned {type(g).__name__}, expected a torch.nn.Module")
     g.train()
-    z = torch.randn(4, latent_dim)
-    x = g(z)
+    own = getattr(g, "sample_latent", None)
+    z = own(4, generator=None, device=torch.device("cpu")) if own is not None else torch.randn(4, latent_dim)
+    x = g(z) if labels is None else g(z, labels)
     if tuple(x.shape) != (4, *shape):
         _fail(what, f"maps (4, {latent_dim}) noise to {tuple(x.shape)}, expected {(4, *shape)}")
     if x.dtype != torch.float32:
@@ -81,7 +87,7 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     if dead:
         _fail(what, f"no finite gradient reaches {dead[:3]}")
     _check_seeded_build(what, make)
-    _check_roundtrip_and_bf16(what, g, make, z, ((4, *shape),))
+    _check_roundtrip_and_bf16(what, g, make, z, ((4, *shape),), labels)
     return g
 
 
@@ -95,25 +101,32 @@ def _check_seeded_build(what: str, make: Any) -> None:
 
 
 def _check_roundtrip_and_bf16(what: str, module: nn.Module, make: Any, probe: torch.Tensor,
-                              shapes: tuple[tuple[int, ...], ...]) -> None:
+                              shapes: tuple[tuple[int, ...], ...], labels: Optional[torch.Tensor] = None) -> None:
     """Eval-mode outputs survive a state_dict save/load; under bf16 autocast they keep their shape, finite."""
+    def run(net):
+        return split_output(net(probe) if labels is None else net(probe, labels))[0]
+
     module.eval()
     with torch.no_grad():
         clone = _roundtrip(module, make).eval()
-        if not torch.allclose(module(probe), clone(probe)):
+        if not torch.allclose(run(module), run(clone)):
             _fail(what, "outputs differ after a state_dict save/load; register every tensor as a parameter or buffer")
         if _bf16_autocast_available():
             with torch.autocast("cpu", dtype=torch.bfloat16):
-                y = module(probe)
+                y = run(module)
             if tuple(y.shape) not in shapes or not torch.isfinite(y.float()).all():
                 _fail(what, "under bf16 autocast the output has the wrong shape or is not finite")
 
 
 def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, registry: Optional[Registry] = None,
                         **options: Any) -> nn.Module:
-    """Scores of shape (N,) or (N, 1), gradients to input and weights, autocast, determinism, round trip."""
+    """Scores of shape (N,) or (N, 1) (or (N/m,) for a discriminator on packs of m, and (scores, aux) with an
+    auxiliary head), gradients to input and weights, autocast, determinism, round trip."""
     what = f"discriminator {name!r}"
     factory = _registry(registry).get("discriminator", name).obj
+    labels = torch.arange(4) % options["num_classes"] if options.get("num_classes") else None
+    pack = int(options.get("pack", 1))
+    n_out = 4 // pack
 
     def make():
         return _call_factory("discriminator", name, factory, shape, **options)
@@ -124,9 +137,9 @@ def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, regi
         _fail(what, f"factory returned {type(d).__name__}, expected a torch.nn.Module")
     d.train()
     x = (torch.rand(4, *shape) * 2 - 1).requires_grad_(True)
-    scores = d(x)
-    if tuple(scores.shape) not in ((4,), (4, 1)):
-        _fail(what, f"maps {tuple(x.shape)} samples to {tuple(scores.shape)}, expected (4,) or (4, 1)")
+    scores, _aux = split_output(d(x) if labels is None else d(x, labels))
+    if tuple(scores.shape) not in ((n_out,), (n_out, 1)):
+        _fail(what, f"maps {tuple(x.shape)} samples to {tuple(scores.shape)}, expected ({n_out},) or ({n_out}, 1)")
     (grad_x,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     if not torch.isfinite(grad_x).all() or grad_x.abs().sum() == 0:
         _fail(what, "no gradient reaches the input samples (the generator could not learn)")
@@ -135,7 +148,7 @@ def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, regi
     if dead:
         _fail(what, f"no finite gradient (incl. double backward) reaches {dead[:3]}")
     _check_seeded_build(what, make)
-    _check_roundtrip_and_bf16(what, d, make, x.detach(), ((4,), (4, 1)))
+    _check_roundtrip_and_bf16(what, d, make, x.detach(), ((n_out,), (n_out, 1)), labels)
     return d
 
 
@@ -146,25 +159,40 @@ def check_loss(name: str, *, registry: Optional[Registry] = None, **options: Any
     loss = _call_factory("loss", name, factory, **options)
     if not isinstance(loss, Loss):
         _fail(what, f"factory returned {type(loss).__name__}, expected a ganzoo.Loss subclass")
+    from .training.update import accepts_ctx
+
+    takes_d, takes_g = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
+
+    def ctx_for(phase, r, f):
+        return StepContext(step=1, total_steps=1, phase=phase, real=torch.zeros(len(r), 1), fake=torch.zeros(len(f), 1),
+                           real_scores=r, fake_scores=f) if (takes_d or takes_g) else None
+
+    def d_loss(r, f):
+        return loss.discriminator_loss(r, f, ctx_for("D", r, f)) if takes_d else loss.discriminator_loss(r, f)
+
+    def g_loss(f, r=None):
+        r = torch.full_like(f, 0.25) if r is None else r
+        return loss.generator_loss(f, ctx_for("G", r, f)) if takes_g else loss.generator_loss(f)
+
     real = torch.tensor([0.5, 1.0, 2.0], requires_grad=True)
     fake = torch.tensor([-0.5, 0.0, -1.0], requires_grad=True)
-    d = loss.discriminator_loss(real, fake)
-    g = loss.generator_loss(fake)
+    d = d_loss(real, fake)
+    g = g_loss(fake)
     for label, value in (("discriminator_loss", d), ("generator_loss", g)):
         if not isinstance(value, torch.Tensor) or value.ndim != 0 or not torch.isfinite(value):
             _fail(what, f"{label} must return a finite scalar tensor, got {value!r}")
     (d + g).backward()
     if real.grad is None or fake.grad is None:
         _fail(what, "losses are not differentiable with respect to the scores")
-    good_d = loss.discriminator_loss(torch.full((3,), 1.0), torch.full((3,), -1.0))
-    bad_d = loss.discriminator_loss(torch.full((3,), -1.0), torch.full((3,), 1.0))
+    good_d = d_loss(torch.full((3,), 1.0), torch.full((3,), -1.0))
+    bad_d = d_loss(torch.full((3,), -1.0), torch.full((3,), 1.0))
     if not good_d < bad_d:
         _fail(what, "discriminator_loss must be lower when real scores are high and fake scores low")
-    if not loss.generator_loss(torch.full((3,), 0.5)) < loss.generator_loss(torch.full((3,), -0.5)):
+    if not g_loss(torch.full((3,), 0.5)) < g_loss(torch.full((3,), -0.5)):
         _fail(what, "generator_loss must decrease as the fake scores rise")
     for extreme in (1e4, -1e4):
         big = torch.full((3,), extreme)
-        if not (torch.isfinite(loss.discriminator_loss(big, -big)) and torch.isfinite(loss.generator_loss(big))):
+        if not (torch.isfinite(d_loss(big, -big)) and torch.isfinite(g_loss(big, -big))):
             _fail(what, f"not finite for scores of {extreme:g}; use softplus/logsigmoid forms")
     weight = getattr(loss, "gradient_penalty_weight", 0.0)
     if not isinstance(weight, (int, float)) or weight < 0:
@@ -201,3 +229,164 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
             if tuple(samples.shape[1:]) != trainer.dataset.shape:
                 _fail(what, f"samples have shape {tuple(samples.shape[1:])}, expected {trainer.dataset.shape}")
     build(name, IMAGE_SHAPE, registry=registry)
+
+
+# -- contract v2 kinds -------------------------------------------------------------------------------------------------
+def _tiny_update(registry: Registry, precision: str = "fp32", shape: tuple[int, ...] = (2,), **recipe_fields: Any):
+    """A small MLP GAN on random data as an AdversarialUpdate (no run folder), plus its batch source."""
+    from .build import build_extensions, build_gan, spec_from_recipe
+    from .precision import Precision
+    from .training.update import AdversarialUpdate
+
+    fields = dict(generator="mlp", discriminator="mlp", loss="ns", latent_dim=4, batch_size=8, steps=4,
+                  generator_options={"hidden": (16,)}, discriminator_options={"hidden": (16,)})
+    fields.update(recipe_fields)
+    spec = spec_from_recipe("check", Recipe(**fields), shape, registry=registry)
+    torch.manual_seed(0)
+    gan = build_gan(spec, registry)
+    update = AdversarialUpdate(spec, gan, build_extensions(spec, registry), device=torch.device("cpu"),
+                               precision=Precision(torch.device("cpu"), precision), registry=registry)
+    data = torch.rand(64, *shape) * 2 - 1
+    state = {"i": 0}
+
+    def next_batch():
+        state["i"] = (state["i"] + 8) % 64
+        return data[state["i"]: state["i"] + 8], None
+
+    return update, next_batch
+
+
+def _precisions() -> tuple[str, ...]:
+    return ("fp32", "bf16") if _bf16_autocast_available() else ("fp32",)
+
+
+def check_regularizer(name: str, *, registry: Optional[Registry] = None, shape: tuple[int, ...] = (2,),
+                      **options: Any) -> Regularizer:
+    """Builds with a valid phase; inside a real update its term is finite, logged as reg/NAME, and trains D (or G)."""
+    what = f"regularizer {name!r}"
+    registry = _registry(registry)
+    reg = _call_factory("regularizer", name, registry.get("regularizer", name).obj, **options)
+    if not isinstance(reg, Regularizer):
+        _fail(what, f"factory returned {type(reg).__name__}, expected a ganzoo.Regularizer")
+    if getattr(reg, "phase", None) not in PHASES:
+        _fail(what, f"phase must be 'D' or 'G', got {getattr(reg, 'phase', None)!r}")
+    for precision in _precisions():
+        update, batches = _tiny_update(registry, precision, shape, regularizers=({"name": name, **options},))
+        net = update.gan.discriminator if reg.phase == "D" else update.gan.generator
+        before = [p.detach().clone() for p in net.parameters()]
+        for step in (1, 2):
+            update.step(step, 2, batches)
+        metrics = update.read_metrics()
+        value = metrics.get(f"reg/{name}")
+        if value is None or not torch.isfinite(torch.tensor(value)):
+            _fail(what, f"its term is not finite in {precision} (got {value!r}); return a finite scalar tensor")
+        if all(torch.equal(a, b) for a, b in zip(before, net.parameters())):
+            _fail(what, f"{precision} steps with it did not change the {reg.phase} network")
+    return reg
+
+
+def check_augmentation(name: str, shape: tuple[int, ...] = (3, 8, 8), *, registry: Optional[Registry] = None,
+                       **options: Any) -> Augmentation:
+    """Same shape out, finite, differentiable to its input, repeatable under a seed, state_dict round trip."""
+    what = f"augmentation {name!r}"
+    registry = _registry(registry)
+    factory = registry.get("augmentation", name).obj
+    aug = _call_factory("augmentation", name, factory, shape, **options)
+    if not isinstance(aug, Augmentation):
+        _fail(what, f"factory returned {type(aug).__name__}, expected a ganzoo.Augmentation (an nn.Module)")
+    x = (torch.rand(6, *shape) * 2 - 1).requires_grad_(True)
+    torch.manual_seed(1)
+    y = aug(x)
+    if tuple(y.shape) != tuple(x.shape) or not torch.isfinite(y).all():
+        _fail(what, f"maps {tuple(x.shape)} to {tuple(y.shape)} (or non-finite values); keep the shape")
+    y.square().sum().backward()
+    if x.grad is None or not torch.isfinite(x.grad).all():
+        _fail(what, "no gradient flows through it to its input (the generator would stop learning)")
+    torch.manual_seed(1)
+    if not torch.equal(aug(x.detach()), y.detach()):
+        _fail(what, "two calls under the same torch seed differ; draw randomness from torch's global RNG")
+    clone = _call_factory("augmentation", name, factory, shape, **options)
+    clone.load_state_dict(aug.state_dict())
+    stats = aug.stats()
+    if not isinstance(stats, dict):
+        _fail(what, f"stats() must return a dict, got {type(stats).__name__}")
+    return aug
+
+
+def check_schedule(name: str, total_steps: int = 100, *, registry: Optional[Registry] = None,
+                   **options: Any) -> Schedule:
+    """Finite, non-negative lr and regulariser factors, EMA decay in [0, 1), betas in [0, 1), over a whole run."""
+    what = f"schedule {name!r}"
+    sched = _call_factory("schedule", name, _registry(registry).get("schedule", name).obj, **options)
+    if not isinstance(sched, Schedule):
+        _fail(what, f"factory returned {type(sched).__name__}, expected a ganzoo.Schedule")
+    for step in range(1, total_steps + 1):
+        for net in PHASES:
+            lr = sched.lr_scale(net, step, total_steps)
+            if not isinstance(lr, (int, float)) or not lr >= 0 or lr == float("inf"):
+                _fail(what, f"lr_scale({net!r}, {step}, {total_steps}) = {lr!r}; return a finite number >= 0")
+            b1, b2 = sched.betas(net, step, total_steps, (0.5, 0.999))
+            if not (0 <= b1 < 1 and 0 <= b2 < 1):
+                _fail(what, f"betas at step {step} = {(b1, b2)}; each must be in [0, 1)")
+        decay = sched.ema_decay(step, total_steps, 0.999)
+        if not 0 <= decay < 1:
+            _fail(what, f"ema_decay at step {step} = {decay!r}; must be in [0, 1)")
+        scale = sched.regularizer_scale("r1", step, total_steps)
+        if not scale >= 0 or scale == float("inf"):
+            _fail(what, f"regularizer_scale at step {step} = {scale!r}; return a finite number >= 0")
+    return sched
+
+
+def check_constraint(name: str, *, registry: Optional[Registry] = None, **options: Any) -> Constraint:
+    """A valid phase; applied in place (same parameter tensors), weights stay finite, applying twice is stable."""
+    what = f"constraint {name!r}"
+    con = _call_factory("constraint", name, _registry(registry).get("constraint", name).obj, **options)
+    if not isinstance(con, Constraint):
+        _fail(what, f"factory returned {type(con).__name__}, expected a ganzoo.Constraint")
+    if getattr(con, "phase", None) not in PHASES:
+        _fail(what, f"phase must be 'D' or 'G', got {getattr(con, 'phase', None)!r}")
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(10)
+    ids = [id(p) for p in net.parameters()]
+    with torch.no_grad():
+        con(net)
+        once = [p.detach().clone() for p in net.parameters()]
+        con(net)
+    if ids != [id(p) for p in net.parameters()]:
+        _fail(what, "replaced parameter tensors; modify them in place (the optimiser holds references)")
+    if not all(torch.isfinite(p).all() for p in net.parameters()):
+        _fail(what, "made weights non-finite")
+    if not all(torch.allclose(a, b) for a, b in zip(once, net.parameters())):
+        _fail(what, "applying it twice changes the weights again; a constraint should be a projection")
+    return con
+
+
+def check_optimizer(name: str, *, registry: Optional[Registry] = None, **options: Any) -> torch.optim.Optimizer:
+    """Returns a torch optimiser that lowers a quadratic and survives a state_dict round trip."""
+    what = f"optimizer {name!r}"
+    factory = _registry(registry).get("optimizer", name).obj
+    w = nn.Parameter(torch.tensor([3.0, -2.0]))
+    opt = _call_factory("optimizer", name, factory, [w], lr=1e-2, betas=(0.5, 0.999), **options)
+    if not isinstance(opt, torch.optim.Optimizer):
+        _fail(what, f"factory returned {type(opt).__name__}, expected a torch.optim.Optimizer")
+    start = float(w.detach().square().sum())
+    for _ in range(20):
+        opt.zero_grad()
+        w.square().sum().backward()
+        opt.step()
+    if not float(w.detach().square().sum()) < start:
+        _fail(what, "20 steps on sum(w^2) did not lower it")
+    clone = _call_factory("optimizer", name, factory, [nn.Parameter(w.detach().clone())], lr=1e-2, betas=(0.5, 0.999),
+                          **options)
+    clone.load_state_dict(opt.state_dict())
+    return opt
+
+
+def check_logger(factory: Any, *args: Any, **kwargs: Any) -> Any:
+    """See ganzoo.loggers.check_logger (re-exported here with the other checks)."""
+    from .loggers import check_logger as _check
+
+    return _check(factory, *args, **kwargs)
