@@ -381,3 +381,116 @@ def test_an_overflowing_step_is_skipped_by_the_scaler_and_is_not_divergence(regi
     trainer2.update.scaler_d = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=10**6)
     result = trainer2.fit()
     assert result.step == 4
+
+
+# --- every new hook: registered through a real entry point, listed, built by name ------------------------------------
+V2_PLUGIN = '''
+import ganzoo
+import torch
+
+
+class Half(ganzoo.Regularizer):
+    def __call__(self, ctx):
+        return 0.5 * ctx.real_scores.pow(2).mean()
+
+
+class Noise(ganzoo.Augmentation):
+    def __init__(self, shape):
+        super().__init__()
+
+    def forward(self, x):
+        return x + 0.01 * torch.randn_like(x)
+
+
+class Const(ganzoo.Schedule):
+    def lr_scale(self, network, step, total_steps):
+        return 0.5
+
+
+class Zero(ganzoo.Constraint):
+    phase = "G"
+
+    def __call__(self, module):
+        pass
+
+
+@ganzoo.hookimpl
+def register_regularizers(register):
+    register("ep-half", Half)
+
+
+@ganzoo.hookimpl
+def register_augmentations(register):
+    register("ep-noise", Noise)
+
+
+@ganzoo.hookimpl
+def register_schedules(register):
+    register("ep-const", Const)
+
+
+@ganzoo.hookimpl
+def register_constraints(register):
+    register("ep-zero", Zero)
+
+
+@ganzoo.hookimpl
+def register_optimizers(register):
+    register("ep-sgd", lambda params, lr, betas=None: torch.optim.SGD(params, lr=lr))
+'''
+
+HOOK_KINDS = {"register_regularizers": ("regularizer", "ep-half"), "register_augmentations": ("augmentation", "ep-noise"),
+              "register_schedules": ("schedule", "ep-const"), "register_constraints": ("constraint", "ep-zero"),
+              "register_optimizers": ("optimizer", "ep-sgd")}
+
+
+def _entry_point_plugin(plugin_dist):
+    plugin_dist("ganzoo-v2-kinds", "ganzoo_v2_kinds", V2_PLUGIN)
+    registry = get_registry()
+    return registry
+
+
+def _check_hook(plugin_dist, hook, tmp_path):
+    registry = _entry_point_plugin(plugin_dist)
+    kind, name = HOOK_KINDS[hook]
+    entry = registry.get(kind, name)
+    assert entry.distribution == "ganzoo-v2-kinds" and name in registry.names(kind)
+    fields = dict(MLP, steps=3)
+    key = {"regularizer": "regularizers", "augmentation": "augment", "schedule": "schedules",
+           "constraint": "constraints", "optimizer": "optimizer"}[kind]
+    fields[key] = name if kind in ("augmentation", "optimizer") else (name,)
+    ns = types.SimpleNamespace(register_models=ganzoo.hookimpl(lambda register: register("ep-model",
+                                                                                         ganzoo.Recipe(**fields))))
+    registry.add_plugin(ns, "ep-model")
+    result = ganzoo.train(model="ep-model", device="cpu", precision="fp32", log_every=1, out=str(tmp_path / "r"),
+                          registry=registry)
+    return registry, result
+
+
+def test_hook_register_regularizers(plugin_dist, tmp_path):
+    _, result = _check_hook(plugin_dist, "register_regularizers", tmp_path)
+    assert "reg/ep-half" in result.last_metrics
+
+
+def test_hook_register_augmentations(plugin_dist, tmp_path):
+    _check_hook(plugin_dist, "register_augmentations", tmp_path)
+
+
+def test_hook_register_schedules(plugin_dist, tmp_path):
+    _, result = _check_hook(plugin_dist, "register_schedules", tmp_path)
+    assert result.last_metrics["lr_g"] == pytest.approx(1e-4)  # 0.5 x the recipe's 2e-4
+
+
+def test_hook_register_constraints(plugin_dist, tmp_path):
+    _check_hook(plugin_dist, "register_constraints", tmp_path)
+
+
+def test_hook_register_optimizers(plugin_dist, tmp_path):
+    registry, result = _check_hook(plugin_dist, "register_optimizers", tmp_path)
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["spec"]["optimizer_g"]["name"] == "ep-sgd"
+
+
+def test_unknown_extension_names_fail_before_training_with_suggestions(registry, tmp_path):
+    with pytest.raises(ganzoo.GanzooError, match="r1"):
+        ganzoo.train(model="vanilla", steps=2, regularizers=["r11"], out=str(tmp_path / "x"), registry=registry)
+    assert not (tmp_path / "x").exists()
