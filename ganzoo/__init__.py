@@ -20,7 +20,6 @@ from .registry import get_registry, reset_registry  # noqa: E402
 from .build import build, list_models  # noqa: E402
 from .config import TrainConfig  # noqa: E402
 from .data import load_dataset  # noqa: E402
-from .trainer import TrainResult, Trainer, resume, train  # noqa: E402
 from .training.spec import Component, RunSpec  # noqa: E402
 from .training.update import AdversarialUpdate  # noqa: E402
 from .loggers import Logger  # noqa: E402
@@ -31,5 +30,25 @@ __all__ = [
     "build", "get_registry", "hookimpl", "list_models", "load_dataset", "reset_registry", "resume", "train",
 ]
 __all__ += ["Logger", "load"]
+#: the run loop is imported on first use (``ganzoo.train``, ``from ganzoo import Trainer``), so ``import ganzoo``
+#: for building, loading or sampling never pulls in the trainer
+_LAZY = {"train": "trainer", "resume": "trainer", "Trainer": "trainer", "TrainResult": "trainer"}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ganzoo' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ += ["AdversarialUpdate", "Augmentation", "Component", "Constraint", "Regularizer", "RunSpec", "Schedule",
             "StepContext"]

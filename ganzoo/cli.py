@@ -70,42 +70,44 @@ def _precision_list(text: str) -> list[str]:
 
 
 def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", nargs="?", help="a registered model (see `ganzoo list models`)")
-    p.add_argument("--generator", help="use this registered generator instead of the recipe's")
-    p.add_argument("--discriminator", help="use this registered discriminator instead of the recipe's")
-    p.add_argument("--loss", help="use this registered loss instead of the recipe's")
-    p.add_argument("--dataset", default=None, help="a registered dataset, or folder:PATH (default: digits)")
-    p.add_argument("--data-dir", help="where dataset files are or are downloaded to (default ~/.cache/ganzoo/NAME)")
-    p.add_argument("--image-size", type=_number(int, "--image-size"), help="resize images to this square size")
-    p.add_argument("--steps", type=_number(int, "--steps"), help="generator updates (default: the recipe's)")
-    p.add_argument("--batch-size", type=_number(int, "--batch-size"),
-                   help="samples per batch (default: the recipe's); under torchrun the global batch, split over ranks")
-    p.add_argument("--lr", type=_number(float, "--lr"), help="learning rate of both networks (default: the recipe's)")
-    p.add_argument("--n-critic", type=_number(int, "--n-critic"), help="discriminator updates per generator update")
-    p.add_argument("--latent-dim", type=_number(int, "--latent-dim"), help="noise dimension")
-    p.add_argument("--ema", dest="ema_decay", type=_number(float, "--ema", allow_zero=True),
-                   help="EMA decay of the generator, e.g. 0.999 (0 = off)")
-    p.add_argument("--seed", type=_number(int, "--seed", allow_zero=True), default=None, help="random seed (default 0)")
-    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default=None,
-                   help="auto: bf16 where supported, fp16 on CUDA without bf16, else fp32")
-    p.add_argument("--device", default=None, help="auto (cuda when present), cpu, cuda or cuda:N")
-    p.add_argument("--channels-last", choices=["auto", "on", "off"], default=None,
-                   help="channels-last memory format (auto: on for convolutional models)")
-    p.add_argument("--sync-bn", action="store_true", default=None,
-                   help="under torchrun: convert batch norm to SyncBatchNorm (statistics over the global batch)")
-    p.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile the networks (falls back to eager with a notice where it cannot)")
-    p.add_argument("--out", help="run folder (default runs/MODEL-TIME)")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
-    p.add_argument("--sample-every", type=_number(int, "--sample-every"), help="write a sample grid every K steps")
-    p.add_argument("--log-every", type=_number(int, "--log-every"), default=None, help="log losses every K steps")
-    p.add_argument("--checkpoint-every", type=_number(int, "--checkpoint-every"), help="checkpoint every K steps")
-    p.add_argument("--on-nan", choices=["stop", "skip"], default=None,
-                   help="on non-finite losses: stop (keep the last good checkpoint) or skip that update")
-    p.add_argument("--eval-every", type=_number(int, "--eval-every"),
-                   help="measure quality metrics every K steps (and at the end) into metrics.jsonl")
-    _add_eval_arguments(p)
+    """`ganzoo run`'s options, generated from TrainConfig's fields (flag, help, kind and choices in their metadata),
+    plus the CLI-only --resume, --from-previous, --restart and --quiet. Every default is None ("not given"), so
+    --resume can tell what was passed and the config's own defaults apply exactly once."""
+    from .config import cli_fields, flag_of
+
+    for f in cli_fields():
+        meta = f.metadata
+        kind, flag, choices = meta.get("kind", "str"), flag_of(f), meta.get("choices")
+        if flag == "MODEL":
+            p.add_argument(f.name, nargs="?", help=meta["help"])
+            continue
+        options: dict = {"dest": f.name, "default": None, "help": meta["help"]}
+        if kind == "bool":
+            options["action"] = "store_true"
+        elif kind == "list":
+            options["action"] = "append" if meta.get("repeat") else "store"
+            options["metavar"] = "NAME[:key=value,...]"
+        else:
+            options["type"] = _KINDS.get(kind, lambda label: str)(flag)
+            if choices:
+                options["choices"] = list(choices)
+        p.add_argument(flag, **options)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint (its settings "
+                                                      "come from RUN_DIR/config.json; only --steps may be given)")
+    p.add_argument("--from-previous", action="store_true",
+                   help="with --resume: continue from checkpoint.prev.pt (the checkpoint before the last one)")
+    p.add_argument("--restart", action="store_true",
+                   help="start over: with --resume DIR, from step 0 with DIR's config.json; with --out DIR, a new run "
+                        "in DIR. The old files are moved aside into DIR/.restarted-<time>/, never deleted")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+
+
+_KINDS: dict = {
+    "int": lambda label: _number(int, label),
+    "int0": lambda label: _number(int, label, allow_zero=True),
+    "float": lambda label: _number(float, label),
+    "float0": lambda label: _number(float, label, allow_zero=True),
+}
 
 
 def _add_eval_arguments(p: argparse.ArgumentParser, samples_flag: str = "--eval-samples") -> None:
@@ -187,25 +189,38 @@ def build_parser() -> Parser:
 
 
 # -- commands ------------------------------------------------------------------------------------------------------
-RUN_KEYS = ("model", "generator", "discriminator", "loss", "dataset", "data_dir", "image_size", "steps", "batch_size",
-            "lr", "n_critic", "latent_dim", "ema_decay", "seed", "precision", "device", "channels_last", "compile", "sync_bn", "out",
-            "sample_every", "log_every", "checkpoint_every", "on_nan", "eval_every", "eval_samples",
-            "feature_extractor", "inception_weights")
+def _run_keys() -> tuple[str, ...]:
+    from .config import cli_fields
+
+    return tuple(f.name for f in cli_fields())
+
+
+#: the TrainConfig fields `ganzoo run` takes (all of them)
+RUN_KEYS = _run_keys()
 
 
 def cmd_run(args, console: Console, err: Console) -> int:
-    from .config import TrainConfig
+    from .config import TrainConfig, cli_fields, flag_of
     from .trainer import Trainer, resume
 
     show = not args.quiet
+    say = (lambda line: err.print(f"[yellow]notice:[/] {line}", highlight=False, soft_wrap=True))
+    if args.from_previous and not args.resume:
+        raise UsageError("--from-previous goes with --resume RUN_DIR (it picks that run's checkpoint.prev.pt)")
     if args.resume:
-        given = [k for k in RUN_KEYS if k != "steps" and getattr(args, k) is not None]
+        given = [flag_of(f) for f in cli_fields() if f.name != "steps" and getattr(args, f.name) is not None]
         if given:
-            raise UsageError(f"--resume takes its settings from the run folder; drop {', '.join('--' + k.replace('_', '-') for k in given)}")
-        result = resume(Path(args.resume), steps=args.steps, progress=show, console=err)
+            raise UsageError(f"--resume takes its settings from the run folder; drop {', '.join(given)}")
+        if args.from_previous and args.restart:
+            raise UsageError("--restart starts over from step 0 and --from-previous continues from an older "
+                             "checkpoint; pass one of them")
+        result = resume(Path(args.resume), steps=args.steps, progress=show, console=err,
+                        from_previous=args.from_previous, restart=args.restart, notice=say)
     else:
         settings = {k: getattr(args, k) for k in RUN_KEYS if getattr(args, k) is not None}
-        trainer = Trainer(TrainConfig(**settings), progress=show, console=err)
+        if args.restart and not settings.get("out"):
+            raise UsageError("--restart needs the folder to start over in: --out DIR (or --resume DIR)")
+        trainer = Trainer(TrainConfig(**settings), progress=show, console=err, restart=args.restart, notice=say)
         _problems_note(err)
         result = trainer.fit()
     from .distributed import finish
@@ -222,6 +237,30 @@ def cmd_run(args, console: Console, err: Console) -> int:
     return 0
 
 
+def dataset_row(dataset: dict) -> str:
+    """`folder:/x (3, 64, 64) x 20,000, uint8 246 MB, memory (cache 1aee2dd4e6cc)` or `..., stream from 2.50 GB
+    (2 workers, 4 batches ahead)`: what the data is and where batches come from."""
+    from .prepare import human_bytes
+
+    text = f"{dataset['name']} {tuple(dataset['shape'])} x {int(dataset.get('size', 0)):,}"
+    mode = dataset.get("mode")
+    if dataset.get("dtype"):
+        text += f", {dataset['dtype']}"
+        if mode != "stream" and dataset.get("bytes") is not None:
+            text += f" {human_bytes(dataset['bytes'])}"
+    if mode == "stream":
+        text += f", stream from {human_bytes(dataset.get('bytes', 0))}"
+        if dataset.get("workers") is not None:
+            text += f" ({dataset['workers']} workers, {dataset.get('prefetch', '?')} batches ahead)"
+    elif mode:
+        text += f", {mode}"
+        if dataset.get("cache_hash"):
+            text += f" (cache {str(dataset['cache_hash'])[:12]})"
+    if dataset.get("mirror"):
+        text += ", x-flips"
+    return text
+
+
 def summary_table(result) -> Table:
     cfg = result.config
     hp = cfg["hyperparameters"]
@@ -230,12 +269,12 @@ def summary_table(result) -> Table:
     table.add_column("value")
     rows = [
         ("components", ", ".join(f"{k}={v}" for k, v in cfg["components"].items())),
-        ("dataset", f"{cfg['dataset']['name']} {tuple(cfg['dataset']['shape'])} x {cfg['dataset']['size']:,}"),
+        ("dataset", dataset_row(cfg["dataset"])),
         ("device / precision", f"{cfg['device']} ({cfg['device_name']}) / {cfg['precision']}"
                                f"{', channels_last' if cfg['channels_last'] else ''}"
                                f"{', torch.compile' if cfg.get('compile') else ''}"),
         ("schedule", f"{result.step} steps, batch {hp['batch_size']}, n_critic {hp['n_critic']}, "
-                     f"lr G {hp['lr_g']:g} D {hp['lr_d']:g}, betas {tuple(hp['betas'])}"
+                     f"lr G {hp['lr_g']:g} D {hp['lr_d']:g}, {_betas(hp)}"
                      f"{', EMA ' + format(hp['ema_decay'], 'g') if hp['ema_decay'] else ''}"),
     ]
     m = result.last_metrics
@@ -248,6 +287,15 @@ def summary_table(result) -> Table:
     for k, v in rows:
         table.add_row(k, v)
     return table
+
+
+def _betas(hp: dict) -> str:
+    g, d = hp.get("betas_g", hp.get("betas")), hp.get("betas_d", hp.get("betas"))
+    if g is None and d is None:
+        return "no betas"
+    if g == d:
+        return f"betas {tuple(g)}"
+    return f"betas G {tuple(g) if g is not None else '-'} D {tuple(d) if d is not None else '-'}"
 
 
 METRIC_ROWS = [

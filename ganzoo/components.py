@@ -200,12 +200,18 @@ class GAN:
 
         ``labels`` (conditional models): one class for all, or a sequence of n; drawn from ``class_probs`` when
         omitted. ``seed`` makes the draw repeatable without touching torch's global random state.
+
+        One rule with ``ganzoo.sampling`` (``ganzoo sample --seed``): latents and labels are drawn on the CPU from a
+        generator seeded with ``seed`` (or on the device of a ``generator`` you pass), then moved to the model's
+        device, so a seed gives the same samples on any device.
         """
-        p = next(self.generator.parameters())
+        p = next(self.generator.parameters(), None)
+        device = p.device if p is not None else torch.device("cpu")
         if generator is None and seed is not None:
-            generator = torch.Generator(device=p.device).manual_seed(int(seed))
-        z = draw_latent(self.generator, n, self.latent_dim, generator, p.device)
-        y = self.labels_for(n, labels, generator, p.device) if self.conditional else None
+            generator = torch.Generator().manual_seed(int(seed))
+        where = generator.device if generator is not None else torch.device("cpu")
+        z = draw_latent(self.generator, n, self.latent_dim, generator, where).to(device)
+        y = self.labels_for(n, labels, generator, where).to(device) if self.conditional else None
         return generate(self.generator, z, y=y)
 
     def labels_for(self, n: int, labels: Any, generator: Optional[torch.Generator], device: Any) -> torch.Tensor:

@@ -32,9 +32,14 @@ class TrainConfig:
     generator: Optional[str] = opt(None, "use this registered generator instead of the recipe's")
     discriminator: Optional[str] = opt(None, "use this registered discriminator instead of the recipe's")
     loss: Optional[str] = opt(None, "use this registered loss instead of the recipe's")
-    dataset: str = opt("digits", "a registered dataset, or folder:PATH (default: digits)")
+    dataset: str = opt("digits", "a registered dataset, a folder of images, a `ganzoo prepare` cache, or folder:PATH "
+                                 "(default: digits)")
     data_dir: Optional[str] = opt(None, "where dataset files are or are downloaded to (default ~/.cache/ganzoo/NAME)")
     image_size: Optional[int] = opt(None, "resize images to this square size", kind="int")
+    data_mode: str = opt("auto", "where batches come from: memory (the whole dataset on the device), stream (read "
+                                 "from the cache file by worker threads) or auto (memory when it fits)",
+                         choices=("auto", "memory", "stream"))
+    mirror: bool = opt(False, "flip half of every batch left-right (x-flip augmentation of the data)", kind="bool")
     steps: Optional[int] = opt(None, "generator updates (default: the recipe's)", kind="int")
     batch_size: Optional[int] = opt(None, "samples per batch (default: the recipe's); under torchrun the global "
                                           "batch, split over ranks", kind="int")
@@ -66,6 +71,8 @@ class TrainConfig:
     out: Optional[str] = opt(None, "run folder (default runs/MODEL-TIME)")
     sample_every: Optional[int] = opt(None, "write a sample grid every K steps", kind="int")
     log_every: int = opt(50, "log losses every K steps", kind="int")
+    logger: str = opt("jsonl", "where numbers and sample grids go: jsonl (metrics.jsonl, always on) plus any "
+                               "registered logger, comma-separated, e.g. jsonl,tensorboard (see `ganzoo list loggers`)")
     checkpoint_every: Optional[int] = opt(None, "checkpoint every K steps", kind="int")
     on_nan: str = opt("stop", "on non-finite losses: stop (keep the last good checkpoint) or skip that update",
                       choices=("stop", "skip"))
@@ -73,8 +80,8 @@ class TrainConfig:
                                     kind="int")
     eval_samples: Optional[int] = opt(None, "generated samples per evaluation (default 2000 images, 2500 points)",
                                       kind="int")
-    feature_extractor: Optional[str] = opt(None, "feature extractor for image metrics (default: inception when its "
-                                                 "weights are available, else classifier)")
+    feature_extractor: Optional[str] = opt(None, "feature extractor for image metrics (default: inception on a GPU "
+                                                 "when its weights are available, else classifier)")
     inception_weights: Optional[str] = opt(None, "InceptionV3 FID weights file for --feature-extractor inception")
 
     def validate(self) -> "TrainConfig":

@@ -16,6 +16,11 @@ from .registry import Registry, get_registry
 
 #: Tried in order when no extractor is named: the field's standard first, then the dataset-trained classifier.
 DEFAULT_EXTRACTORS = ("inception", "classifier")
+#: On the CPU the dataset-trained classifier stays the default even when Inception weights are cached: InceptionV3
+#: at 299x299 costs minutes per evaluation there. Name ``--feature-extractor inception`` to use it anyway.
+CPU_DEFAULT_EXTRACTORS = ("classifier", "inception")
+#: Offset of the evaluation's latent seed from the run's seed (fresh samples, independent of training's streams).
+EVAL_SEED_OFFSET = 1_000_003
 DEFAULT_SAMPLES = {"image": 2000, "vector": 2500}
 
 #: Fewest generated images for which every image metric is defined: recall's k=3 nearest neighbours need 4, FID's
@@ -51,7 +56,7 @@ def resolve_extractor(name: Optional[str], dataset: Dataset, device: torch.devic
         extractor.name = extractor.name or name
         return extractor
     reasons = []
-    for candidate in DEFAULT_EXTRACTORS:
+    for candidate in (CPU_DEFAULT_EXTRACTORS if torch.device(device).type == "cpu" else DEFAULT_EXTRACTORS):
         if candidate not in registry.entries["feature_extractor"]:
             continue
         try:
@@ -64,8 +69,9 @@ def resolve_extractor(name: Optional[str], dataset: Dataset, device: torch.devic
 
 
 def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[FeatureExtractor] = None,
-                     max_real: int = 10000) -> dict[str, Any]:
-    """Metrics of generated samples against the dataset (mode coverage for mixtures, image metrics for images)."""
+                     max_real: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Metrics of generated samples against the dataset (mode coverage for mixtures, image metrics for images).
+    `seed` (the run's seed) fixes KID's subsets and the Inception Score's splits."""
     if dataset.kind == "vector":
         if dataset.centers is None or dataset.std is None:
             raise GanzooError(f"dataset {dataset.name!r} has no mixture centres; mode metrics need ring8/grid25-like data")
@@ -74,7 +80,7 @@ def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[F
         raise GanzooError("image metrics need a feature extractor")
     real = dataset.float_data(slice(0, max_real))  # uint8 images -> float32 in [-1, 1], like the fakes
     check_sample_count(int(fake.shape[0]), dataset.kind, int(real.shape[0]))
-    return image_metrics(real, fake, extractor)
+    return image_metrics(real, fake, extractor, seed=seed)
 
 
 def sample_generator(generate: Callable[[int], torch.Tensor], n: int, batch: int = 500) -> torch.Tensor:
@@ -83,25 +89,47 @@ def sample_generator(generate: Callable[[int], torch.Tensor], n: int, batch: int
 
 def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
                  weights: Optional[str] = None, registry: Optional[Registry] = None) -> dict[str, Any]:
-    """Load a run's checkpoint (EMA generator when present), generate samples, measure them, save eval.json."""
+    """Load a run's checkpoint (EMA generator when present), generate samples, measure them, save eval.json.
+
+    Uses ganzoo.load (the networks only) and the run's dataset, never the trainer: no optimisers are built and the
+    folder's lock is not needed. Latents come from a CPU generator seeded with the run's seed + EVAL_SEED_OFFSET,
+    the same draw the trainer's own evaluations make.
+    """
     import json
 
     from .checkpoint import atomic_write_bytes
     from .config import TrainConfig
+    from .data import load_dataset
+    from .load import load
+    from .precision import resolve_device
     from .runfolder import RunFolder, jsonable
-    from .trainer import Trainer
 
+    registry = registry or get_registry()
     run = RunFolder(Path(run_dir))
     saved = run.read_config()
-    config = TrainConfig.from_dict(saved["train"])
-    config.out = str(run.path)
+    config = TrainConfig.from_dict(saved["train"]).validate()
     check_sample_count(samples, _saved_kind(saved))  # before loading data or building anything
-    trainer = Trainer(config, registry=registry, resume=run.path, progress=False)
-    check_sample_count(samples or config.eval_samples, trainer.dataset.kind, len(trainer.dataset.data),
+    device = resolve_device("cpu" if config.device == "cpu" else "auto")
+    gan = load(run.path, device=device, registry=registry)
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size, seed=config.seed,
+                           registry=registry)
+    check_sample_count(samples or config.eval_samples, dataset.kind, len(dataset.data),
                        flag="--samples" if samples else "the run's eval_samples (override it with --samples)")
-    result = trainer.evaluate(samples=samples, feature_extractor=feature_extractor, weights=weights)
+    if gan.conditional and dataset.labels is not None:  # fake labels follow the data's classes, as in training
+        counts = torch.bincount(dataset.labels.long().reshape(-1).cpu(), minlength=gan.num_classes).double()
+        gan.class_probs = (counts / counts.sum()).float()
+    n = samples or config.eval_samples or DEFAULT_SAMPLES[dataset.kind]
+    noise = torch.Generator().manual_seed(config.seed + EVAL_SEED_OFFSET)
+    fake = sample_generator(lambda k: gan.sample(k, generator=noise).cpu(), n)
+    extractor = None
+    if dataset.kind == "image":
+        extractor = resolve_extractor(feature_extractor or config.feature_extractor, dataset, device,
+                                      weights or config.inception_weights, registry)
+    else:
+        save_points_plot(fake, dataset, run.path / "eval_points.png")
+    result = evaluate_samples(fake, dataset, extractor, seed=config.seed)
     result = {"run": str(run.path), "model": saved.get("model"), "dataset": saved["dataset"]["name"],
-              "step": trainer.start_step, **result}
+              "step": gan.loaded_from["step"], "weights": gan.loaded_from["weights"], **result}
     atomic_write_bytes(run.path / "eval.json", (json.dumps(jsonable(result), indent=2) + "\n").encode())
     return result
 

@@ -7,7 +7,6 @@ and exporting a run costs only the networks.
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -24,9 +23,28 @@ from .runfolder import RunFolder
 def _build_from_config(saved: dict[str, Any], registry: Optional[Registry] = None) -> GAN:
     """config.json -> the untrained GAN it describes (the one place that knows config.json's layout).
 
-    Built exactly as the trainer built it (same model, component overrides and latent size), so the checkpoint's
-    weights fit. Conditional runs record their class count as ``num_classes`` (top level or under ``dataset``).
+    Built from the saved RunSpec (config.json's "spec": networks, options, latent size, classes) exactly as the
+    trainer built it, so the checkpoint's weights fit whatever the plugin's recipe says today. Folders written by
+    v0.1 (no "spec") are rebuilt from their "train" settings and the recipe.
     """
+    if "spec" in saved:
+        from .build import build_gan
+        from .training.spec import RunSpec
+
+        spec = RunSpec.from_dict(saved["spec"])
+        gan = build_gan(spec, registry, class_probs=None)
+    else:
+        gan = _build_v01(saved, registry)
+    expected = saved.get("components")
+    if expected and dict(expected) != dict(gan.components):
+        raise CheckpointError(
+            f"the installed plugins build {gan.components} but the run used {dict(expected)}; install the plugin "
+            f"versions listed under 'plugins' in config.json")
+    return gan
+
+
+def _build_v01(saved: dict[str, Any], registry: Optional[Registry] = None) -> GAN:
+    """A v0.1 run folder (config.json without "spec"): the recipe's networks with the saved overrides."""
     try:
         train = saved["train"]
         shape = tuple(int(s) for s in saved["dataset"]["shape"])
@@ -35,15 +53,9 @@ def _build_from_config(saved: dict[str, Any], registry: Optional[Registry] = Non
         raise CheckpointError(f"config.json lacks {exc} needed to rebuild the networks; it was not written by "
                               f"`ganzoo run`") from None
     num_classes = saved.get("num_classes", saved["dataset"].get("num_classes"))
-    takes_classes = "num_classes" in inspect.signature(build).parameters
-    extra = {"num_classes": int(num_classes)} if num_classes and takes_classes else {}
+    extra = {"num_classes": int(num_classes)} if num_classes else {}
     gan = build(train.get("model"), shape, generator=train.get("generator"), discriminator=train.get("discriminator"),
                 loss=train.get("loss"), latent_dim=latent_dim, registry=registry, **extra)
-    expected = saved.get("components")
-    if expected and dict(expected) != dict(gan.components):
-        raise CheckpointError(
-            f"the installed plugins build {gan.components} but the run used {dict(expected)}; install the plugin "
-            f"versions listed under 'plugins' in config.json")
     if num_classes and getattr(gan, "num_classes", None) is None:
         gan.num_classes = int(num_classes)
     return gan

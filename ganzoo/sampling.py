@@ -1,7 +1,8 @@
 """Drawing from a built GAN: seeded samples (per class for conditional runs), latent walks, and writing them out.
 
-Latents are always drawn on the CPU from a ``torch.Generator`` seeded with ``seed``, then moved to the model's
-device, so the same seed gives the same latents on any device. A GAN is conditional when ``gan.num_classes`` is
+Latents are always drawn on the CPU from a ``torch.Generator`` seeded with ``seed`` (``ganzoo.components.draw_latent``
+and ``draw_labels``, the rule ``GAN.sample`` follows too), then moved to the model's device, so the same seed gives
+the same latents on any device and ``gan.sample(n, seed=s)`` equals ``ganzoo.sampling.sample(gan, n, seed=s)``. A GAN is conditional when ``gan.num_classes`` is
 set; its generator is then called ``G(z, y)`` with integer labels ``y``.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .components import draw_labels, draw_latent
 from .errors import GanzooError
 from .images import image_grid, scatter_plot
 
@@ -92,13 +94,10 @@ def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int
     if n <= 0:
         raise GanzooError(f"-n must be positive, got {n}")
     rng = _rng(seed)
-    own = getattr(gan.generator, "sample_latent", None)  # structured codes (InfoGAN) when the generator has them
-    if own is not None:
-        z = own(n, generator=rng, device=torch.device("cpu"))
-    else:
-        z = torch.randn(n, gan.latent_dim, generator=rng)
+    cpu = torch.device("cpu")
+    z = draw_latent(gan.generator, n, gan.latent_dim, rng, cpu)  # structured codes (InfoGAN) when G has them
     if y is None and num_classes(gan) is not None:
-        y = torch.randint(num_classes(gan), (n,), generator=rng)
+        y = draw_labels(n, num_classes(gan), getattr(gan, "class_probs", None), rng, cpu)
     return z, y
 
 
@@ -138,8 +137,9 @@ def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[
     if rows <= 0:
         raise GanzooError(f"--rows must be positive, got {rows}")
     rng = _rng(seed)
-    ends = torch.randn(2, rows, gan.latent_dim, generator=rng)
-    z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)).reshape(rows * steps, gan.latent_dim)
+    ends = draw_latent(gan.generator, 2 * rows, gan.latent_dim, rng, torch.device("cpu"))
+    ends = ends.reshape(2, rows, -1)
+    z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)).reshape(rows * steps, ends.shape[-1])
     y_rows = torch.arange(rows) % classes if classes else None
     y = y_rows.repeat_interleave(steps) if y_rows is not None else None
     x = generate(gan, z, y)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -23,16 +25,24 @@ from .build import build_extensions, build_gan, resolve_recipe, spec_from_recipe
 from .checkpoint import load_checkpoint, save_checkpoint
 from .components import GAN, Dataset, generate
 from .config import TrainConfig
-from .data import load_dataset
+from .data import load_dataset, make_sampler
 from .errors import CheckpointError, DivergenceError, GanzooError
-from .images import save_samples
+from .images import image_grid, scatter_plot
+from .loggers import LoggerSet, build_loggers, picture_tensor
 from .precision import Precision, resolve_device, resolve_precision
 from .registry import Registry, get_registry
+from .lock import RunLock
 from .runfolder import RunFolder
 from .training.spec import RunSpec
 from .training.update import AdversarialUpdate, has_conv
 
 ProgressCallback = Callable[[dict], None]
+Notice = Callable[[str], None]
+
+
+def stderr_notice(line: str) -> None:
+    """Where a run's one-line notices go when no console is given (moved-aside files, dropped damaged lines)."""
+    print(f"ganzoo: notice: {line}", file=sys.stderr, flush=True)
 
 
 class Interrupted(GanzooError):
@@ -98,8 +108,15 @@ class Trainer:
         progress: Any = True,
         dataset: Optional[Dataset] = None,
         spec: Optional[RunSpec] = None,
+        restart: bool = False,
+        from_previous: bool = False,
+        notice: Optional[Notice] = None,
     ):
         self.config = cfg = replace(config).validate()
+        self.notice: Notice = notice or stderr_notice
+        self.restart = bool(restart) and resume is None
+        self._lock: Optional[RunLock] = None
+        self.loggers: LoggerSet = LoggerSet([])
         self.registry = registry or get_registry()
         self.console = console
         self.progress = progress
@@ -134,22 +151,50 @@ class Trainer:
             self.spec, self.gan, self.extensions, device=self.device, precision=self.precision,
             registry=self.registry, seed=cfg.seed, channels_last=self.channels_last, on_nan=cfg.on_nan,
             dist=self.dist, compile=cfg.compile, sync_bn=cfg.sync_bn)
+        if cfg.eval_every:  # refuse an unusable sample count now, not after hours of training
+            from .evaluate import check_sample_count
+
+            check_sample_count(cfg.eval_samples, self.dataset.kind, len(self.dataset.data), flag="--eval-samples")
         self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=cfg.seed + 1, device=self.device,
                                         rank=self.dist.rank, world_size=self.dist.world_size,
-                                        channels_last=self.channels_last)
+                                        channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
         self._fixed_inputs()
         out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
         cfg.out = str(out)
         self.run = RunFolder(out)
         self.last_eval: dict[str, Any] = {}
         self.start_step = 0
+        self.checkpoint_path: Optional[Path] = None
         if resume is not None:
-            self._restore(load_checkpoint(self.run.checkpoint))
-        elif self.dist.is_main and self.run.holds_run():
-            raise CheckpointError(
-                f"{self.run.path} already holds a run; continue it with `ganzoo run --resume {self.run.path}` "
-                f"or pass another --out"
-            )
+            self._resume_from(from_previous)
+        elif self.dist.is_main and not self.restart:
+            self.run.check_new_run_target()  # fail fast; checked again under the lock before anything is written
+
+    def _resume_from(self, from_previous: bool) -> None:
+        """Load the run's checkpoint, holding the folder's lock (main rank) from here to the end of fit()."""
+        if self.dist.is_main:
+            self._lock = self.run.lock().acquire()
+        try:
+            if self.dist.is_main:
+                self.run.clean_stale_temp()
+            path = self.run.resume_checkpoint(from_previous=from_previous)
+            self._restore(load_checkpoint(path, notice=self.notice), path)
+            self.checkpoint_path = path
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run folder's lock (fit() does this when it ends; call it for a trainer you never fit)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
 
     def _fixed_inputs(self) -> None:
         """Fixed noise (and labels: one class per row) for the sample grids, from their own seed."""
@@ -233,10 +278,13 @@ class Trainer:
         }
 
     def save_checkpoint(self, step: int) -> Path:
-        save_checkpoint(self.state_dict(step), self.run.checkpoint)
+        """Write checkpoint.pt (the previous one becomes checkpoint.prev.pt), then fsync metrics.jsonl and the folder,
+        so what was logged up to a checkpoint survives a power cut with it."""
+        save_checkpoint(self.state_dict(step), self.run.checkpoint, notice=self.notice)
+        self.run.sync()
         return self.run.checkpoint
 
-    def _restore(self, state: dict[str, Any]) -> None:
+    def _restore(self, state: dict[str, Any], path: Optional[Path] = None) -> None:
         try:
             if "noise" not in state and "noise" in state.get("rng", {}):  # v0.1 checkpoints
                 state = {**state, "noise": state["rng"]["noise"], "augment": None}
@@ -248,7 +296,7 @@ class Trainer:
             self.start_step = int(state["step"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(
-                f"checkpoint {self.run.checkpoint} does not match this run's model or settings ({type(exc).__name__}: "
+                f"checkpoint {path or self.run.checkpoint} does not match this run's model or settings ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:120]}); resume with the config it was saved with"
             ) from None
 
@@ -257,7 +305,7 @@ class Trainer:
         values = self.update.read_metrics(lambda t: distributed.all_reduce_mean(t, self.dist))
         record = {"step": step, **values, "img_per_s": images / seconds if seconds > 0 else None, "time": time.time()}
         if self.dist.is_main:
-            self.run.append_metrics(record)
+            self.loggers.log_scalars(step, {k: v for k, v in record.items() if k != "step"})
         return record
 
     def _check_finite(self, step: int, since: int, record: dict[str, Any], last_good: int) -> None:
@@ -274,9 +322,9 @@ class Trainer:
         if bad:
             where = f"at step {step}" if since + 1 >= step else f"between steps {since + 1} and {step}"
             kept = (f"the last good checkpoint (step {last_good}) is kept in {self.run.path}"
-                    if last_good > 0 and self.run.checkpoint.exists()
-                    else f"no checkpoint was written yet; start over with `ganzoo run ... --out {self.run.path} "
-                         f"--restart`")
+                    if last_good > 0 and self.run.has_checkpoint()
+                    else f"no checkpoint was written yet; start over with `ganzoo run --resume {self.run.path} "
+                         f"--restart` (or new settings and `--out {self.run.path} --restart`)")
             raise DivergenceError(f"training diverged {where}: {', '.join(bad)} became non-finite; {kept}; lower the "
                                   f"learning rate, try --precision fp32, or use --on-nan skip")
 
@@ -285,29 +333,34 @@ class Trainer:
                labels: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Samples (EMA generator when there is one) as float32 on the CPU: from the fixed inputs, or `n` new ones.
 
-        Pass a `generator` (on the training device) to leave training's random streams untouched.
+        Pass a `generator` (on the CPU or the training device; latents are drawn where it lives, then moved) to leave
+        training's random streams untouched.
         """
         net = self.update.sample_net()
         if n is None:
             z, y = self.fixed_noise, self.fixed_labels
         else:
-            gen = generator or self.update.noise
             from .components import draw_labels, draw_latent
 
-            z = draw_latent(self.gan.generator, n, self.spec.latent_dim, gen, self.device)
+            gen = generator or self.update.noise
+            where = gen.device
+            z = draw_latent(self.gan.generator, n, self.spec.latent_dim, gen, where).to(self.device)
             y = None
             if self.spec.conditional:
                 y = labels if labels is not None else draw_labels(n, self.spec.num_classes, self.gan.class_probs, gen,
-                                                                  self.device)
+                                                                  where)
+                y = y.to(self.device)
         return generate(net, z, self.precision.autocast(), y=y).cpu()
 
     def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
                  weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
-        """Quality metrics of the current generator on fresh samples (fixed seed), see ganzoo.evaluate."""
-        from .evaluate import DEFAULT_SAMPLES, evaluate_samples, resolve_extractor, sample_generator, save_points_plot
+        """Quality metrics of the current generator on fresh samples, see ganzoo.evaluate: latents from a CPU
+        generator seeded with the run's seed (the draw `ganzoo eval` makes), KID/IS subsets seeded with it."""
+        from .evaluate import (DEFAULT_SAMPLES, EVAL_SEED_OFFSET, evaluate_samples, resolve_extractor,
+                               sample_generator, save_points_plot)
 
         n = samples or self.config.eval_samples or DEFAULT_SAMPLES[self.dataset.kind]
-        noise = torch.Generator(device=self.device).manual_seed(self.config.seed + 1_000_003)
+        noise = torch.Generator().manual_seed(self.config.seed + EVAL_SEED_OFFSET)
         fake = sample_generator(lambda k: self.sample(k, generator=noise), n)
         extractor = None
         if self.dataset.kind == "image":
@@ -318,22 +371,25 @@ class Trainer:
             extractor = self._extractor
         elif plot:
             save_points_plot(fake, self.dataset, self.run.path / "eval_points.png")
-        return evaluate_samples(fake, self.dataset, extractor)
+        return evaluate_samples(fake, self.dataset, extractor, seed=self.config.seed)
+
+    def sample_picture(self):
+        """The sample grid of the fixed inputs (one row per class when conditional), or a scatter plot of 2-D points."""
+        samples = self.sample()
+        if self.dataset.kind == "vector":
+            return scatter_plot(samples, self.dataset.data[:2500].float(), self.dataset.centers)
+        if samples.ndim != 4:
+            raise GanzooError(f"cannot draw samples of shape {tuple(samples.shape)}")
+        return image_grid(samples, nrow=self.grid_columns)
 
     def save_sample_grid(self, step: int) -> Path:
-        samples = self.sample()
-        real = centers = None
-        if self.dataset.kind == "vector":
-            real = self.dataset.data[:2500]
-            centers = self.dataset.centers
+        """samples/step_NNNNNNN.png, also handed to the loggers as "samples"."""
+        picture = self.sample_picture()
         path = self.run.samples / f"step_{step:07d}.png"
-        if self.grid_columns:
-            from .images import image_grid
-
-            path.parent.mkdir(parents=True, exist_ok=True)
-            image_grid(samples, nrow=self.grid_columns).save(path)
-            return path
-        return save_samples(samples, path, real=real, centers=centers)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(path)
+        self.loggers.log_images(step, "samples", picture_tensor(picture))
+        return path
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def _install_signal_handlers(self):
@@ -357,24 +413,47 @@ class Trainer:
             return RichProgress(self.gan.name, self.config.steps, console=self.console)
         return None
 
+    def _open_run(self) -> None:
+        """Under the folder's lock: restart (if asked), check the target, clean stale temp files, write config.json
+        (fresh run) or cut metrics.jsonl back to the checkpoint (resume), then open the loggers. Main rank only."""
+        if self._lock is None:
+            if self.start_step == 0 and not self.restart:
+                self.run.check_new_run_target()  # a file where the folder goes: say so before the lock makes it
+            self._lock = self.run.lock().acquire()
+        if self.start_step == 0:
+            if self.restart:
+                aside = self.run.restart()
+                if aside is not None:
+                    self.notice(f"started {self.run.path} over; its previous files are in {aside}")
+            self.run.check_new_run_target()
+        self.run.clean_stale_temp()
+        self.run.create()
+        if self.start_step == 0:
+            self.run.write_config(self.describe())
+        else:
+            for line in self.run.truncate_metrics_after(self.start_step):
+                self.notice(line)
+        self.loggers = build_loggers(self.config.logger, self.run.path, start_step=self.start_step,
+                                     registry=self.registry)
+        if self.start_step == 0:
+            self.loggers.log_config(self.describe())
+
     def fit(self) -> TrainResult:
         cfg = self.config
         main = self.dist.is_main
-        previous_handlers = self._install_signal_handlers()
-        report = self._progress_callback() if main else None
+        previous_handlers = self._install_signal_handlers()  # before the first file: a signal now still checkpoints
+        report = None
         images_per_step = cfg.batch_size * cfg.n_critic
         last_good = self.start_step
         record: dict[str, Any] = {}
         t_start = t_last = time.perf_counter()
         last_logged = self.start_step
         step = self.start_step
+        failed = True
         try:
             if main:
-                self.run.create()
-                if self.start_step == 0:
-                    self.run.write_config(self.describe())
-                else:
-                    self.run.truncate_metrics_after(self.start_step)
+                self._open_run()
+                report = self._progress_callback()
             if report is not None:
                 report({"event": "start", "step": self.start_step, "total": cfg.steps})
             for step in range(self.start_step + 1, cfg.steps + 1):
@@ -405,24 +484,29 @@ class Trainer:
                     last_good = step
                 if main and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
                     self.last_eval = {"step": step, **self.evaluate()}
-                    self.run.append_metrics({"step": step, "eval": self.last_eval})
+                    self.loggers.log_eval(step, self.last_eval)
                 if stopping:
                     raise Interrupted(
                         f"stopped by {self._stop_requested or 'a signal to another rank'} at step {step}; "
                         f"checkpoint saved, continue with `ganzoo run --resume {self.run.path}`")
+            if main and cfg.steps % cfg.sample_every:
+                self.save_sample_grid(step)
+            seconds = time.perf_counter() - t_start
+            self.ranks_in_sync = distributed.ranks_in_sync([self.gan.generator, self.gan.discriminator], self.dist,
+                                                           self.device)
+            if main and self.dist.enabled:
+                self.loggers.log_scalars(step, {"ranks_in_sync": self.ranks_in_sync,
+                                                "world_size": self.dist.world_size})
+            failed = False
         finally:
             if report is not None:
                 report({"event": "stop", "step": step, "total": cfg.steps})
             for sig, old in previous_handlers.items():
                 signal.signal(sig, old)
-        if main and cfg.steps % cfg.sample_every:
-            self.save_sample_grid(step)
-        seconds = time.perf_counter() - t_start
-        self.ranks_in_sync = distributed.ranks_in_sync([self.gan.generator, self.gan.discriminator], self.dist,
-                                                       self.device)
-        if main and self.dist.enabled:
-            self.run.append_metrics({"step": step, "ranks_in_sync": self.ranks_in_sync,
-                                     "world_size": self.dist.world_size})
+            try:
+                self._finish(failed)
+            finally:
+                self.close()
         done = max(step - self.start_step, 0)
         return TrainResult(
             run_dir=self.run.path, step=step, gan=self.gan, config=self.describe(), last_metrics=record,
@@ -430,53 +514,24 @@ class Trainer:
             eval=self.last_eval,
         )
 
+    def _finish(self, failed: bool) -> None:
+        """Close the loggers and the sampler; an error closing them is raised only when nothing else failed."""
+        try:
+            self.loggers.close()
+        except GanzooError:
+            if not failed:
+                raise
+        finally:
+            self.loggers = LoggerSet([])
+            close = getattr(self.sampler, "close", None)
+            if close is not None:
+                close()
+
 
 def make_run_sampler(dataset: Dataset, batch_size: int, **kwargs: Any):
-    """The data sampler of a run: ``sampler.next() -> (x, labels or None)`` (ganzoo.data.make_sampler)."""
-    from . import data
-
-    if hasattr(data, "make_sampler"):
-        return data.make_sampler(dataset, batch_size, **kwargs)
-    return _LabelledSampler(dataset, batch_size, **kwargs)
-
-
-class _LabelledSampler:
-    """Device-resident batches with their labels (used until ganzoo.data provides make_sampler)."""
-
-    def __init__(self, dataset: Dataset, batch_size: int, *, seed: int, device: torch.device, rank: int = 0,
-                 world_size: int = 1, channels_last: bool = False, **_: Any):
-        from .data import BatchSampler
-
-        data = dataset.data.to(device)
-        if channels_last:
-            data = data.contiguous(memory_format=torch.channels_last)
-        self.labels = dataset.labels.long().to(device) if dataset.labels is not None else None
-        self.inner = BatchSampler(data, batch_size, seed=seed, rank=rank, world_size=world_size)
-        self.mode = "memory"
-
-    def next(self):
-        inner = self.inner
-        if inner.cursor + inner.batch_size > inner.permutation.numel():
-            inner.permutation = torch.randperm(inner.data.shape[0], generator=inner.generator)
-            inner.cursor = 0
-            inner.epoch += 1
-        idx = inner.permutation[inner.cursor: inner.cursor + inner.batch_size]
-        inner.cursor += inner.batch_size
-        if inner.world_size > 1:
-            idx = idx.tensor_split(inner.world_size)[inner.rank]
-        idx = idx.to(inner.data.device, non_blocking=True)
-        x = inner.data.index_select(0, idx)
-        return x, (self.labels.index_select(0, idx) if self.labels is not None else None)
-
-    def state_dict(self):
-        return self.inner.state_dict()
-
-    def load_state_dict(self, state):
-        self.inner.load_state_dict(state)
-
-    @property
-    def epoch(self):
-        return self.inner.epoch
+    """The data sampler of a run: ``sampler.next() -> (x, labels or None)``, in memory or streamed
+    (ganzoo.sampler.make_sampler; keywords seed, device, rank, world_size, channels_last, mode, mirror)."""
+    return make_sampler(dataset, batch_size, **kwargs)
 
 
 def sampler_description(sampler: Any) -> dict[str, Any]:
@@ -503,34 +558,50 @@ def load_run_description(run: RunFolder, registry: Registry, config: TrainConfig
 
 
 def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
-           registry: Optional[Registry] = None, console: Any = None) -> TrainResult:
+           registry: Optional[Registry] = None, console: Any = None, from_previous: bool = False,
+           restart: bool = False, notice: Optional[Notice] = None) -> TrainResult:
     """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count.
 
     Hyper-parameters come from the saved spec in config.json, never from the plugin's current recipe; a learning
     rate or betas edited by hand in config.json's spec are applied (the optimiser state keeps its moments).
+    ``from_previous`` continues from checkpoint.prev.pt; ``restart`` starts over from step 0 with the folder's
+    config.json, after moving its old files into ``.restarted-<time>/``. The folder's lock is held throughout.
     """
     run = RunFolder(Path(run_dir))
-    saved = run.read_config()
-    config = TrainConfig.from_dict(saved["train"])
-    config.out = str(run.path)
-    if not run.checkpoint.exists():
-        raise CheckpointError(f"{run.path} has no {run.checkpoint.name}: the run stopped before its first checkpoint; "
-                              f"start it over with `ganzoo run ... --out {run.path} --restart`")
-    registry = registry or get_registry()
-    config.validate()
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size, seed=config.seed,
-                           registry=registry)
-    spec = load_run_description(run, registry, config, dataset)
-    if steps is not None:
-        spec = spec.with_(steps=int(steps))
-        config.steps = int(steps)
-    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
-                      dataset=dataset, spec=spec)
-    if trainer.start_step >= trainer.config.steps:
-        raise GanzooError(
-            f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger than that to continue"
-        )
-    if steps is not None and trainer.dist.is_main:
-        described = trainer.describe()
-        trainer.run.write_config({**saved, "train": described["train"], "spec": described["spec"]})
-    return trainer.fit()
+    run.read_config()  # a missing folder or config.json is reported before the lock would create anything
+    main = os.environ.get("RANK", "0") == "0"
+    with (run.lock() if main else _no_lock()):  # a second trainer of this folder is refused, naming our pid
+        saved = run.read_config()
+        config = TrainConfig.from_dict(saved["train"])
+        config.out = str(run.path)
+        if not restart:
+            run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
+        registry = registry or get_registry()
+        dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
+                               seed=config.seed, registry=registry)
+        spec = load_run_description(run, registry, config, dataset)
+        if steps is not None:
+            spec = spec.with_(steps=int(steps))
+            config.steps = int(steps)
+        if restart:
+            trainer = Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset,
+                              spec=spec, restart=True, notice=notice)
+            return trainer.fit()
+        trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
+                          dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
+        if trainer.start_step >= trainer.config.steps:
+            trainer.close()
+            raise GanzooError(f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger "
+                              f"than that to continue")
+        if steps is not None and trainer.dist.is_main:
+            described = trainer.describe()
+            trainer.run.write_config({**saved, "train": described["train"], "spec": described["spec"]})
+        return trainer.fit()
+
+
+class _no_lock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None

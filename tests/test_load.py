@@ -89,7 +89,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, vanilla_ru
     run = tmp_path / "mismatch"
     run.mkdir()
     config = json.loads((vanilla_run / "config.json").read_text())
-    config["train"]["latent_dim"] = config["hyperparameters"]["latent_dim"] = 32
+    config["train"]["latent_dim"] = config["hyperparameters"]["latent_dim"] = config["spec"]["latent_dim"] = 32
     (run / "config.json").write_text(json.dumps(config))
     (run / "checkpoint.pt").write_bytes((vanilla_run / "checkpoint.pt").read_bytes())
     with pytest.raises(CheckpointError, match="does not fit"):

@@ -43,7 +43,8 @@ def test_n_critic_schedule_consumes_n_batches_per_generator_step(tmp_path):
                                   out=str(tmp_path)), progress=False)
     trainer.fit()
     # 3 generator steps x 5 critic steps x 16 samples have been drawn from the sampler
-    assert (trainer.sampler.epoch, trainer.sampler.cursor) == (0, 3 * 5 * 16)
+    position = trainer.sampler.state_dict()
+    assert (position["epoch"], position["cursor"]) == (0, 3 * 5 * 16)
     assert trainer.opt_d.state[next(iter(trainer.gan.discriminator.parameters()))]["step"].item() == 15
     assert trainer.opt_g.state[next(iter(trainer.gan.generator.parameters()))]["step"].item() == 3
 
@@ -89,7 +90,8 @@ def test_channels_last_is_used_for_conv_models_only(tmp_path):
     conv = Trainer(TrainConfig(model="dcgan", steps=1, device="cpu", out=str(tmp_path / "a")), progress=False)
     mlp = Trainer(TrainConfig(model="vanilla", steps=1, device="cpu", out=str(tmp_path / "b")), progress=False)
     assert conv.channels_last and not mlp.channels_last
-    assert conv.sampler.data.is_contiguous(memory_format=torch.channels_last)
+    assert conv.sampler.next()[0].is_contiguous(memory_format=torch.channels_last)
+    assert mlp.sampler.next()[0].is_contiguous()
 
 
 def test_batch_larger_than_dataset_is_a_clear_error(tmp_path):
@@ -104,8 +106,8 @@ def test_per_sample_critic_scores_real_fake_and_penalty_in_one_pass_with_the_sam
     for fuse in (True, False):
         trainer = Trainer(TrainConfig(model=model, steps=3, batch_size=16, n_critic=2, device="cpu",
                                       precision="fp32", log_every=1, out=str(tmp_path / str(fuse))), progress=False)
-        assert trainer.fuse_d, "the built-in critic declares per_sample"
-        trainer.fuse_d = fuse
+        assert trainer.update.fuse_d, "the built-in critic declares per_sample"
+        trainer.update.fuse_d = fuse
         trainer.fit()
         results.append((params(trainer.gan.discriminator), params(trainer.gan.generator)))
     (d1, g1), (d2, g2) = results
@@ -114,7 +116,7 @@ def test_per_sample_critic_scores_real_fake_and_penalty_in_one_pass_with_the_sam
 
 def test_batch_norm_discriminator_is_never_fused(tmp_path):
     trainer = Trainer(TrainConfig(model="dcgan", steps=1, device="cpu", out=str(tmp_path)), progress=False)
-    assert not trainer.fuse_d
+    assert not trainer.update.fuse_d
 
 
 def test_failed_compilation_falls_back_to_eager_with_a_notice(tmp_path, monkeypatch):
@@ -130,6 +132,6 @@ def test_failed_compilation_falls_back_to_eager_with_a_notice(tmp_path, monkeypa
     trainer = Trainer(TrainConfig(model="wgan-gp", steps=2, batch_size=16, device="cpu", compile=True,
                                   out=str(tmp_path)), progress=False)
     result = trainer.fit()
-    assert result.step == 2 and trainer.G is trainer.gan.generator
-    assert any("gradient penalty needs double backward" in n for n in trainer.notices)
+    assert result.step == 2 and trainer.update.G is trainer.gan.generator
+    assert any("discriminator left eager: its regularisers take input gradients" in n for n in trainer.notices)
     assert any("torch.compile failed (RuntimeError: no C compiler); running eager" in n for n in trainer.notices)
