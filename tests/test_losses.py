@@ -65,37 +65,48 @@ class LinearCritic(nn.Module):
         return x.flatten(1) @ self.w
 
 
+def _gp_context(trainer, real, fake, critic):
+    """The D-phase step context the trainer hands regularisers, around a critic with a known gradient."""
+    update = trainer.update
+    trainer.gan.discriminator = update.gan.discriminator = update.D = critic
+    return update._context(1, 1, "D", real=real, fake=fake, fake_scores=critic(fake).float())
+
+
+def _gp(trainer):
+    return next(reg for name, reg in trainer.extensions.regularizers if name == "gp")
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_gradient_penalty_matches_closed_form_under_autocast(precision, tmp_path):
     trainer = Trainer(TrainConfig(model="wgan-gp", steps=1, precision=precision, device="cpu", out=str(tmp_path)),
                       progress=False)
-    trainer.gan.discriminator = trainer.D = LinearCritic(64)
+    critic = LinearCritic(64)
     real = torch.randn(16, 1, 8, 8)
     fake = torch.randn(16, 1, 8, 8)
-    gp = trainer.gradient_penalty(real, fake)
-    expected = (trainer.gan.discriminator.w.detach().norm() - 1) ** 2
+    gp = _gp(trainer)(_gp_context(trainer, real, fake, critic))
+    expected = 10 * (critic.w.detach().norm() - 1) ** 2  # lambda 10: the recipe's weight
     tolerance = 1e-5 if precision == "fp32" else 2e-2  # bf16 matmul under autocast
     assert gp.dtype == torch.float32
     assert gp.item() == pytest.approx(expected.item(), rel=tolerance)
     gp.backward()  # double backward reaches the critic's weights
-    assert trainer.gan.discriminator.w.grad is not None
-    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w||
-    w = trainer.gan.discriminator.w.detach()
-    expected_grad = 2 * (w.norm() - 1) * w / w.norm()
-    assert torch.allclose(trainer.gan.discriminator.w.grad, expected_grad, rtol=tolerance, atol=tolerance)
+    assert critic.w.grad is not None
+    # d/dw 10 (||w|| - 1)^2 = 20 (||w|| - 1) w / ||w||
+    w = critic.w.detach()
+    expected_grad = 20 * (w.norm() - 1) * w / w.norm()
+    assert torch.allclose(critic.w.grad, expected_grad, rtol=tolerance, atol=tolerance)
 
 
 def test_gradient_penalty_is_unscaled_when_a_grad_scaler_is_active(tmp_path):
     """The fp16 path: the penalty's gradient is taken of the scaled output and unscaled before the norm."""
     trainer = Trainer(TrainConfig(model="wgan-gp", steps=1, precision="fp32", device="cpu", out=str(tmp_path)),
                       progress=False)
-    trainer.gan.discriminator = trainer.D = LinearCritic(64)
+    critic = LinearCritic(64)
     real, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
-    state = trainer.noise.get_state()
-    plain = trainer.gradient_penalty(real, fake)
-    trainer.noise.set_state(state)
-    trainer.scaler_d = torch.amp.GradScaler("cpu", init_scale=2.0**14)
-    scaled = trainer.gradient_penalty(real, fake)
+    state = trainer.update.noise.get_state()
+    plain = _gp(trainer)(_gp_context(trainer, real, fake, critic))
+    trainer.update.noise.set_state(state)
+    trainer.update.scaler_d = torch.amp.GradScaler("cpu", init_scale=2.0**14)
+    scaled = _gp(trainer)(_gp_context(trainer, real, fake, critic))
     assert scaled.item() == pytest.approx(plain.item(), rel=1e-5)
-    expected = (trainer.gan.discriminator.w.detach().norm() - 1) ** 2
+    expected = 10 * (critic.w.detach().norm() - 1) ** 2
     assert scaled.item() == pytest.approx(expected.item(), rel=1e-5)
