@@ -252,6 +252,17 @@ def test_cgan_pd_runs_on_digits_labels_from_the_command_line(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["spec"]["num_classes"] == 10 and config["spec"]["n_critic"] == 5
     assert config["spec"]["optimizer_d"]["options"]["betas"] == [0.0, 0.9]
+    assert (out / "samples").is_dir() and any((out / "samples").glob("*.png"))
+
+
+def test_conditional_sample_grid_has_one_class_per_row(tmp_path):
+    from ganzoo.config import TrainConfig
+    from ganzoo.trainer import Trainer
+
+    trainer = Trainer(TrainConfig(model="acgan", steps=1, batch_size=16, device="cpu", out=str(tmp_path / "r")),
+                      progress=False)
+    rows = trainer.fixed_labels.view(10, trainer.grid_columns)
+    assert torch.equal(rows, torch.arange(10).unsqueeze(1).expand_as(rows))
 
 
 def test_conditional_models_refuse_unlabelled_data():
