@@ -42,7 +42,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from . import __version__
 from .build import build
+from .components import draw_latent
 from .errors import GanzooError
+from .extensions import StepContext, split_output
+from .training.update import accepts_ctx
 from .precision import DTYPES, bf16_supported, resolve_device
 from .registry import Registry, get_registry
 
@@ -150,7 +153,7 @@ class LoopReference:
     def __init__(self, model: str, shape: tuple[int, ...], data: torch.Tensor, batch: int, device: torch.device,
                  seed: int, registry: Registry, tuned: bool):
         torch.manual_seed(seed)
-        self.gan = build(model, shape, registry=registry)
+        self.gan = build(model, shape, registry=registry, num_classes=bench_classes(model, registry))
         self.tuned = tuned
         self.precision = "bf16" if tuned and bf16_supported(device) else "fp32"
         conv = _has_conv(self.gan.generator) or _has_conv(self.gan.discriminator)
@@ -169,7 +172,7 @@ class LoopReference:
         self.batch, self.device = batch, device
         self.n_critic = r.n_critic
         self.gp, self.gp_target = self._penalty_settings()
-        # WGAN-GP's Algorithm 1 draws fresh noise for the generator step; the canonical DCGAN loop reuses the fakes.
+        # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step; the canonical PyTorch example loop reuses the fakes.
         self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
         self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
 
@@ -218,7 +221,7 @@ class LoopReference:
         alpha = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=self.device)
         x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
         with self._autocast():
-            out = self.D(x_hat).float().sum()
+            out = split_output(self.D(x_hat))[0].float().sum()
         if self.penalty_grad_via_backward:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -228,17 +231,44 @@ class LoopReference:
             (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
         return ((grad.float().flatten(1).norm(2, dim=1) - self.gp_target) ** 2).mean()
 
+    def _z(self):
+        return draw_latent(self.G, self.batch, self.gan.latent_dim, None, self.device)
+
+    def _y(self):
+        if not self.gan.conditional:
+            return None
+        return torch.randint(self.gan.num_classes, (self.batch,), device=self.device)
+
+    def _g(self, z, y):
+        return self.G(z) if y is None else self.G(z, y)
+
+    def _d(self, x, y):
+        scores, aux = split_output(self.D(x) if y is None else self.D(x, y))
+        return scores.float().view(-1), aux
+
+    def _ctx(self, phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z):
+        """What a v2 loss reads (scores, labels, auxiliary outputs); regularisers are not part of the loops."""
+        return StepContext(step=1, total_steps=1, phase=phase, real=real, fake=fake, fake_scores=fake_out,
+                           real_scores=real_out, real_labels=y_real, fake_labels=y_fake, real_aux=real_aux,
+                           fake_aux=fake_aux, z=z, num_classes=self.gan.num_classes)
+
     def step(self) -> None:
         loss = self.gan.loss
+        d_ctx, g_ctx = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
         for _ in range(self.n_critic):
             idx = torch.randint(self.data.shape[0], (self.batch,), device=self.device)
             real = self.data[idx]
+            y_real, y_fake, z = self._y(), self._y(), self._z()
             self.D.zero_grad()
             with self._autocast():
-                fake = self.G(torch.randn(self.batch, self.gan.latent_dim, device=self.device))
-                real_out = self.D(real).float().view(-1)
-                fake_out = self.D(fake.detach()).float().view(-1)
-            err_d = loss.discriminator_loss(real_out, fake_out)
+                fake = self._g(z, y_fake)
+                real_out, real_aux = self._d(real, y_real)
+                fake_out, fake_aux = self._d(fake.detach(), y_fake)
+            if d_ctx:
+                err_d = loss.discriminator_loss(real_out, fake_out, self._ctx(
+                    "D", real, fake.detach(), real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z))
+            else:
+                err_d = loss.discriminator_loss(real_out, fake_out)
             if self.gp:
                 err_d = err_d + self.gp * self._penalty(real, fake.detach().float())
             err_d.backward()
@@ -248,9 +278,17 @@ class LoopReference:
         self.G.zero_grad()
         with self._autocast():
             if self.fresh_g_noise:
-                fake = self.G(torch.randn(self.batch, self.gan.latent_dim, device=self.device))
-            out = self.D(fake).float().view(-1)
-        err_g = loss.generator_loss(out)
+                z, y_fake = self._z(), self._y()
+                fake = self._g(z, y_fake)
+            out, aux = self._d(fake, y_fake)
+            real_now = None
+            if getattr(loss, "needs_real_scores_in_g_step", False):
+                with torch.no_grad():
+                    real_now, real_aux = self._d(real, y_real)
+        if g_ctx:
+            err_g = loss.generator_loss(out, self._ctx("G", real, fake, real_now, out, real_aux, aux, y_real, y_fake, z))
+        else:
+            err_g = loss.generator_loss(out)
         err_g.backward()
         self.opt_g.step()
         if not self.tuned:
@@ -265,6 +303,12 @@ class LoopReference:
 
 
 # -- the ganzoo trainer's step: the one place that builds and steps it ----------------------------------------------
+def bench_classes(model: str, registry: Optional[Registry]) -> Optional[int]:
+    """Synthetic labels for class-conditional models (10 classes, like digits and CIFAR-10), else None."""
+    recipe = (registry or get_registry()).get("model", model).obj
+    return 10 if getattr(recipe, "conditional", False) else None
+
+
 def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, batch_size: int = 64,
                       device: Union[str, torch.device] = "cpu", compile: Union[bool, str] = False,
                       channels_last: str = "auto", seed: int = 0, data: Optional[torch.Tensor] = None,
@@ -276,19 +320,27 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
     `flop_fn()` counts one step's FLOPs (the gradient penalty included). `precision` "tf32" is fp32 with TF32
     math (CUDA); `compile` is False, True or "cudagraphs" (inductor with CUDA graphs).
     """
-    from .components import Dataset
-    from .config import TrainConfig
-    from .trainer import Trainer
+    from .training.update import build_update
 
     device = torch.device(device)
     if data is None:
         torch.manual_seed(seed)
         data = torch.rand(max(4 * batch_size, 512), *shape) * 2 - 1
-    trainer = Trainer(TrainConfig(model=model, steps=1, batch_size=batch_size,
-                                  precision="fp32" if precision == "tf32" else precision, device=str(device),
-                                  compile=bool(compile), channels_last=channels_last, seed=seed,
-                                  out="/nonexistent-bench-run"),
-                      registry=registry, progress=False, dataset=Dataset("synthetic", data.cpu()))
+    registry = registry or get_registry()
+    classes = bench_classes(model, registry)
+    update = build_update(model, tuple(shape), precision="fp32" if precision == "tf32" else precision, device=device,
+                          batch_size=batch_size, seed=seed, channels_last=channels_last, compile=bool(compile),
+                          registry=registry, num_classes=classes)
+    data = data.to(device)
+    if update.channels_last:
+        data = data.contiguous(memory_format=torch.channels_last)
+    generator = torch.Generator().manual_seed(seed + 1)
+    n = update.spec.batch_size
+
+    def next_batch():  # device-resident random batches, like the trainer's in-memory sampler
+        idx = torch.randint(data.shape[0], (n,), generator=generator).to(device)
+        labels = (idx % classes) if classes else None
+        return data.index_select(0, idx), labels
 
     def context():
         stack = contextlib.ExitStack()
@@ -300,27 +352,20 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
             stack.enter_context(inductor_config.patch({"triton.cudagraphs": True}))
         return stack
 
+    counter = {"step": 0}
+
     def step_fn() -> None:
+        counter["step"] += 1
         with context():
-            trainer.step()
+            update.step(counter["step"], 10**9, next_batch)
 
-    update = getattr(trainer, "update", None)
-    if update is not None and hasattr(update, "counting_flops"):  # contract v2: the pure update step
-        def flop_fn() -> int:
-            with update.counting_flops(), context():
-                return count_flops(trainer.step)
-    else:  # v0.1 trainer
-        def flop_fn() -> int:
-            trainer._penalty_grad_via_backward = True
-            try:
-                with context():
-                    return count_flops(trainer.train_step)
-            finally:
-                trainer._penalty_grad_via_backward = False
+    def flop_fn() -> int:
+        with update.counting_flops(), context():
+            return count_flops(step_fn)
 
-    modules = {"generator": trainer.gan.generator, "discriminator": trainer.gan.discriminator,
-               "n_critic": trainer.config.n_critic, "channels_last": trainer.channels_last,
-               "precision": precision, "notices": trainer.notices}
+    modules = {"generator": update.gan.generator, "discriminator": update.gan.discriminator,
+               "n_critic": update.spec.n_critic, "channels_last": update.channels_last,
+               "precision": precision, "notices": update.notices}
     return step_fn, modules, flop_fn
 
 

@@ -490,3 +490,26 @@ class AdversarialUpdate:
     def sample_net(self) -> nn.Module:
         """The generator samples come from: the EMA copy when there is one."""
         return self.ema.shadow if self.ema is not None else self.gan.generator
+
+
+def build_update(model: str, shape: tuple[int, ...], *, precision: str = "fp32", device: Any = "cpu",
+                 batch_size: Optional[int] = None, seed: int = 0, channels_last: str = "auto", compile: bool = False,
+                 num_classes: Optional[int] = None, registry: Optional[Registry] = None, **spec_overrides: Any):
+    """A model's update for samples of `shape`, with no run folder, sampler or logging (benchmarks, profiling,
+    tests): ``update.step(i, total, next_batch)`` with ``next_batch() -> (x, labels or None)``."""
+    from ..build import build_extensions, build_gan, resolve_recipe, spec_from_recipe
+    from ..registry import get_registry
+
+    registry = registry or get_registry()
+    device = torch.device(device)
+    name, recipe = resolve_recipe(model, registry=registry)
+    spec = spec_from_recipe(name, recipe, shape, num_classes=num_classes, registry=registry, batch_size=batch_size,
+                            **spec_overrides)
+    torch.manual_seed(seed)
+    probs = torch.full((num_classes,), 1.0 / num_classes) if spec.conditional else None
+    gan = build_gan(spec, registry, class_probs=probs)
+    conv = has_conv(gan.generator) or has_conv(gan.discriminator)
+    use_cl = len(shape) == 3 and (channels_last == "on" or (channels_last == "auto" and conv))
+    return AdversarialUpdate(spec, gan, build_extensions(spec, registry), device=device,
+                             precision=Precision(device, precision), registry=registry, seed=seed,
+                             channels_last=use_cl, compile=compile)
