@@ -228,7 +228,7 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
             samples = trainer.sample()
             if tuple(samples.shape[1:]) != trainer.dataset.shape:
                 _fail(what, f"samples have shape {tuple(samples.shape[1:])}, expected {trainer.dataset.shape}")
-    build(name, IMAGE_SHAPE, registry=registry)
+    build(name, IMAGE_SHAPE, registry=registry, num_classes=10 if recipe.conditional else None)
 
 
 # -- contract v2 kinds -------------------------------------------------------------------------------------------------
