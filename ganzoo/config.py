@@ -125,16 +125,31 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> "TrainConfig":
-        """From config.json's "train" object: unknown keys are ignored, wrong types are one-line errors."""
+        """From config.json's "train" object: unknown keys are ignored (newer or older versions), missing keys take
+        their defaults, and a null or wrong-typed value is a one-line error naming the key (a run is never
+        silently continued with settings other than the ones it was started with)."""
         if not isinstance(data, dict):
             raise GanzooError(f"config.json's \"train\" must be an object, got {type(data).__name__}; restore the file")
-        known = {f.name for f in fields(cls)}
-        config = cls(**{k: v for k, v in data.items() if k in known})
-        for f in fields(cls):  # a null where a value is required falls back to the default
-            if getattr(config, f.name) is None and f.default is not None and f.default is not MISSING:
-                setattr(config, f.name, f.default)
-        return config
+        by_name = {f.name: f for f in fields(cls)}
+        for key, value in data.items():
+            f = by_name.get(key)
+            if f is not None and value is None and f.default is not None and f.default is not MISSING:
+                raise GanzooError(f"config.json: train.{key} is null but must be set (its default is {f.default!r}); "
+                                  f"restore the file")
+        config = cls(**{k: v for k, v in data.items() if k in by_name})
+        try:
+            return config.validate()
+        except GanzooError as exc:
+            raise GanzooError(f"config.json: {_bad_field(config, exc)}: {exc}; restore the file") from None
 
+
+def _bad_field(config: TrainConfig, exc: GanzooError) -> str:
+    """`train.steps` for the field a validation message names by its flag, so a hand edit's error names its key."""
+    text = str(exc)
+    for f in fields(config):
+        if text.startswith(flag_of(f) + " "):
+            return f"train.{f.name}"
+    return "train"
 
 
 def flag_of(f) -> str:

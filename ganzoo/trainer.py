@@ -167,8 +167,20 @@ class Trainer:
         self.checkpoint_path: Optional[Path] = None
         if resume is not None:
             self._resume_from(from_previous)
-        elif self.dist.is_main and not self.restart:
-            self.run.check_new_run_target()  # fail fast; checked again under the lock before anything is written
+        elif self.dist.is_main:
+            self._claim_new_run()
+
+    def _claim_new_run(self) -> None:
+        """Take the folder's lock (held to the end of fit()) and check, under it, that a new run may write here."""
+        if not self.restart:
+            self.run.check_new_run_target()  # a file where the folder goes: said before the lock would create it
+        self._lock = self.run.lock().acquire()
+        try:
+            if not self.restart:
+                self.run.check_new_run_target()
+        except BaseException:
+            self.close()
+            raise
 
     def _resume_from(self, from_previous: bool) -> None:
         """Load the run's checkpoint, holding the folder's lock (main rank) from here to the end of fit()."""
@@ -416,9 +428,9 @@ class Trainer:
     def _open_run(self) -> None:
         """Under the folder's lock: restart (if asked), check the target, clean stale temp files, write config.json
         (fresh run) or cut metrics.jsonl back to the checkpoint (resume), then open the loggers. Main rank only."""
-        if self._lock is None:
+        if self._lock is None:  # fit() called again, or after close()
             if self.start_step == 0 and not self.restart:
-                self.run.check_new_run_target()  # a file where the folder goes: say so before the lock makes it
+                self.run.check_new_run_target()
             self._lock = self.run.lock().acquire()
         if self.start_step == 0:
             if self.restart:
@@ -595,7 +607,7 @@ def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
                               f"than that to continue")
         if steps is not None and trainer.dist.is_main:
             described = trainer.describe()
-            trainer.run.write_config({**saved, "train": described["train"], "spec": described["spec"]})
+            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
         return trainer.fit()
 
 

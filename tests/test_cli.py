@@ -93,3 +93,45 @@ def test_list_filters_by_kind(capsys):
     assert main(["list", "losses"]) == 0
     out = capsys.readouterr().out
     assert "wgan-gp" in out and "minimax" in out and "digits" not in out
+
+
+def test_run_options_are_generated_from_every_train_config_field():
+    from dataclasses import fields
+
+    from ganzoo.cli import RUN_KEYS, build_parser
+    from ganzoo.config import TrainConfig, flag_of
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    by_dest = {a.dest: a for a in run._actions}
+    assert set(RUN_KEYS) == {f.name for f in fields(TrainConfig)}
+    for f in fields(TrainConfig):
+        action = by_dest[f.name]
+        assert action.help == f.metadata["help"] and action.default is None, f.name
+        if f.name != "model":
+            assert flag_of(f) in action.option_strings
+        if f.metadata.get("choices"):
+            assert list(action.choices) == list(f.metadata["choices"])
+    assert by_dest["ema_decay"].option_strings == ["--ema"] and by_dest["model"].option_strings == []
+    assert {"--resume", "--from-previous", "--restart", "--quiet"} <= {s for a in run._actions for s in a.option_strings}
+
+
+def test_new_settings_reach_the_run_and_its_summary(tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(24):
+        Image.fromarray(torch.randint(0, 256, (8, 8, 3), dtype=torch.uint8).numpy()).save(images / f"{i}.png")
+    assert main(["prepare", str(images), "--image-size", "8", "--out", str(tmp_path / "cache"), "--quiet"]) == 0
+    out = tmp_path / "run"
+    assert main(["run", "dcgan", "--dataset", str(tmp_path / "cache"), "--steps", "2", "--batch-size", "16",
+                 "--data-mode", "stream", "--mirror",
+                 "--logger", "jsonl", "--regularizer", "r1:gamma=1", "--regularizer", "r2:gamma=1",
+                 "--lr-g", "0.001", "--device", "cpu", "--out", str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    train = config["train"]
+    assert (train["data_mode"], train["mirror"], train["logger"]) == ("stream", True, "jsonl")
+    assert train["regularizers"] == ["r1:gamma=1", "r2:gamma=1"] and config["hyperparameters"]["lr_g"] == 0.001
+    assert config["dataset"]["mode"] == "stream" and config["dataset"]["mirror"] is True
+    printed = capsys.readouterr().out
+    assert "uint8, stream from" in printed and "x-flips" in printed
+    assert main(["run", "vanilla", "--data-mode", "disk", "--out", str(tmp_path / "x")]) == 2
+    assert "invalid choice: 'disk'" in capsys.readouterr().err

@@ -94,3 +94,36 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, vanilla_ru
     (run / "checkpoint.pt").write_bytes((vanilla_run / "checkpoint.pt").read_bytes())
     with pytest.raises(CheckpointError, match="does not fit"):
         ganzoo.load(run)
+
+
+def test_gan_sample_and_ganzoo_sampling_follow_one_seed_rule(vanilla_run):
+    gan = ganzoo.load(vanilla_run)
+    assert torch.equal(gan.sample(12, seed=4), sample(gan, 12, seed=4)), "same seed, same samples, either API"
+    z = torch.randn(12, gan.latent_dim, generator=torch.Generator().manual_seed(4))  # drawn on the CPU
+    with torch.no_grad():
+        assert torch.equal(gan.sample(12, seed=4), gan.generator(z))
+
+
+def test_a_v01_folder_without_a_spec_still_loads(tmp_path, vanilla_run):
+    run = tmp_path / "old"
+    run.mkdir()
+    config = json.loads((vanilla_run / "config.json").read_text())
+    del config["spec"]
+    (run / "config.json").write_text(json.dumps(config))
+    (run / "checkpoint.pt").write_bytes((vanilla_run / "checkpoint.pt").read_bytes())
+    old, new = ganzoo.load(run), ganzoo.load(vanilla_run)
+    assert torch.equal(old.sample(4, seed=1), new.sample(4, seed=1))
+
+
+def test_import_ganzoo_and_evaluate_do_not_import_the_trainer():
+    import subprocess
+    import sys
+
+    code = ("import sys, ganzoo, ganzoo.evaluate, ganzoo.load, ganzoo.sampling; "
+            "assert 'ganzoo.trainer' not in sys.modules, 'eager'; from ganzoo import train, Trainer, TrainResult; "
+            "assert ganzoo.resume is sys.modules['ganzoo.trainer'].resume; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+    tree = ast.parse((ROOT / "ganzoo" / "evaluate.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "trainer" not in imported, "evaluate <-> trainer import circle"

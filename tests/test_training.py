@@ -135,3 +135,60 @@ def test_failed_compilation_falls_back_to_eager_with_a_notice(tmp_path, monkeypa
     assert result.step == 2 and trainer.update.G is trainer.gan.generator
     assert any("discriminator left eager: its regularisers take input gradients" in n for n in trainer.notices)
     assert any("torch.compile failed (RuntimeError: no C compiler); running eager" in n for n in trainer.notices)
+
+
+def recording_logger_plugin(calls):
+    class Recorder(ganzoo.Logger):
+        def __init__(self, run_dir, start_step=0):
+            calls.append(("open", start_step))
+
+        def log_config(self, config):
+            calls.append(("config", config["model"]))
+
+        def log_scalars(self, step, values):
+            calls.append(("scalars", step, dict(values)))
+
+        def log_images(self, step, tag, image):
+            calls.append(("images", step, tag, tuple(image.shape), image.dtype))
+
+        def log_eval(self, step, metrics):
+            calls.append(("eval", step, metrics.get("modes_total")))
+
+        def close(self):
+            calls.append(("close",))
+
+    hook = staticmethod(ganzoo.hookimpl(lambda register: register("recorder", Recorder)))
+    hook.__func__.__name__ = "register_loggers"
+    return type("P", (), {"register_loggers": hook})()
+
+
+def test_loggers_get_log_points_sample_grids_evals_and_are_closed(tmp_path):
+    from ganzoo.registry import get_registry
+
+    calls = []
+    get_registry().add_plugin(recording_logger_plugin(calls), name="recorder")
+    Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=4, batch_size=16, log_every=2, sample_every=2,
+                        eval_every=4, logger="recorder", device="cpu", out=str(tmp_path)), progress=False).fit()
+    kinds = [c[0] for c in calls]
+    assert kinds[:2] == ["open", "config"] and kinds[-1] == "close" and kinds.count("close") == 1
+    scalars = [c for c in calls if c[0] == "scalars"]
+    assert [c[1] for c in scalars] == [2, 4] and {"loss_d", "loss_g", "img_per_s"} <= set(scalars[0][2])
+    assert "step" not in scalars[0][2]
+    images = [c for c in calls if c[0] == "images"]
+    assert [(c[1], c[2], c[3][0], c[4]) for c in images] == [(2, "samples", 3, torch.uint8), (4, "samples", 3,
+                                                                                               torch.uint8)]
+    assert ("eval", 4, 8) in calls
+    jsonl = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in jsonl] == [2, 4, 4] and "eval" in jsonl[-1], "jsonl stays on beside it"
+    resumed = []
+    calls.clear()
+    ganzoo.resume(tmp_path, steps=6)
+    resumed = [c for c in calls if c[0] in ("open", "config")]
+    assert resumed == [("open", 4)], "on resume: start_step is the checkpoint's, no log_config"
+
+
+def test_an_unknown_logger_is_refused_before_training(tmp_path):
+    with pytest.raises(GanzooError, match="unknown logger 'tensorbored'"):
+        Trainer(TrainConfig(model="vanilla", steps=2, logger="jsonl,tensorbored", device="cpu", out=str(tmp_path)),
+                progress=False).fit()
+    assert not (tmp_path / "checkpoint.pt").exists()
