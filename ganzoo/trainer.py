@@ -171,16 +171,15 @@ class Trainer:
             self._claim_new_run()
 
     def _claim_new_run(self) -> None:
-        """Take the folder's lock (held to the end of fit()) and check, under it, that a new run may write here."""
-        if not self.restart:
-            self.run.check_new_run_target()  # a file where the folder goes: said before the lock would create it
-        self._lock = self.run.lock().acquire()
-        try:
-            if not self.restart:
-                self.run.check_new_run_target()
-        except BaseException:
-            self.close()
-            raise
+        """Fail fast, before any file is written: the folder is not in use by another process (its pid is named)
+        and a new run may write there. fit() takes the lock and checks again under it before writing anything;
+        a trainer that is built but never fit creates no folder."""
+        if self.run.path.is_dir():
+            with self.run.lock():
+                if not self.restart:
+                    self.run.check_new_run_target()
+        elif not self.restart:
+            self.run.check_new_run_target()  # a file where the folder goes
 
     def _resume_from(self, from_previous: bool) -> None:
         """Load the run's checkpoint, holding the folder's lock (main rank) from here to the end of fit()."""
@@ -428,9 +427,9 @@ class Trainer:
     def _open_run(self) -> None:
         """Under the folder's lock: restart (if asked), check the target, clean stale temp files, write config.json
         (fresh run) or cut metrics.jsonl back to the checkpoint (resume), then open the loggers. Main rank only."""
-        if self._lock is None:  # fit() called again, or after close()
+        if self._lock is None:  # a new run (a resume took it when it loaded the checkpoint)
             if self.start_step == 0 and not self.restart:
-                self.run.check_new_run_target()
+                self.run.check_new_run_target()  # a file where the folder goes: said before the lock would mkdir
             self._lock = self.run.lock().acquire()
         if self.start_step == 0:
             if self.restart:

@@ -125,12 +125,19 @@ def test_a_run_or_resume_is_refused_while_another_process_holds_the_folder(tmp_p
     assert main(["run", "vanilla", *TINY_ARGS, "--out", str(out)]) == 0
 
 
-def test_the_trainer_holds_the_lock_from_construction_to_the_end_of_fit(tmp_path):
+def test_the_trainer_holds_the_lock_while_it_writes_and_a_resume_from_loading_the_checkpoint(tmp_path):
     out = tmp_path / "run"
     seen = []
+    real_create = RunFolder.create
+    created = []
     trainer = Trainer(TrainConfig(out=str(out), **TINY), progress=lambda event: seen.append(held_here(out)))
-    assert held_here(out), "held before the first file is written"
-    trainer.fit()
+    assert not out.exists(), "a trainer that is never fit writes nothing"
+    RunFolder.create = lambda self: (created.append(held_here(out)), real_create(self))[1]
+    try:
+        trainer.fit()
+    finally:
+        RunFolder.create = real_create
+    assert created == [True], "held before the first file is written"
     assert seen and all(seen) and not held_here(out), "held during fit, released after"
     resumed = Trainer(TrainConfig(out=str(out), **{**TINY, "steps": STEPS + 2}), resume=out, progress=False)
     assert held_here(out)
