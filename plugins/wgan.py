@@ -10,8 +10,10 @@ Algorithm 1 with the paper's defaults: alpha = 5e-5, c = 0.01, m = 64, n_critic 
   both networks; the paper reports that momentum-based optimisers (Adam) made the clipped critic unstable.
 - Networks: the DCGAN generator and critic *with* batch norm, as the paper's LSUN experiments and the authors'
   code (``models/dcgan.py``: ``DCGAN_D`` has BatchNorm after every strided conv but the first; init N(0, 0.02),
-  batch-norm scale N(1, 0.02)). Batch-norm scales and shifts are clipped too. The paper also shows a critic and
-  generator without batch norm still train (``--discriminator-options``/a plugin can pick ``normalization="none"``).
+  batch-norm scale N(1, 0.02)). Batch-norm scales and shifts are clipped too. The DCGAN rule puts batch norm after
+  every strided conv but the first, so at 8 px (digits: one strided conv) the critic has none. The paper's Fig. 6
+  trains without batch norm too: a recipe built on this one may pass ``discriminator_options={"normalization":
+  "none"}``.
 - Noise: the generator step draws fresh noise (Algorithm 1, line 9), ``generator_noise="fresh"``.
 - Latent: z in R^100 ~ N(0, I), as the authors' code (``nz=100``).
 
