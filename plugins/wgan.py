@@ -11,9 +11,9 @@ Algorithm 1 with the paper's defaults: alpha = 5e-5, c = 0.01, m = 64, n_critic 
 - Networks: the DCGAN generator and critic *with* batch norm, as the paper's LSUN experiments and the authors'
   code (``models/dcgan.py``: ``DCGAN_D`` has BatchNorm after every strided conv but the first; init N(0, 0.02),
   batch-norm scale N(1, 0.02)). Batch-norm scales and shifts are clipped too. The DCGAN rule puts batch norm after
-  every strided conv but the first, so at 8 px (digits: one strided conv) the critic has none. The paper's Fig. 6
-  trains without batch norm too: a recipe built on this one may pass ``discriminator_options={"normalization":
-  "none"}``.
+  every strided conv but the first, so at 8 px (digits: one strided conv) the critic has none. The authors' code
+  also has a critic without batch norm (``DCGAN_D_nobn``); a recipe built on this one gets it with
+  ``discriminator_options={"normalization": "none"}``.
 - Noise: the generator step draws fresh noise (Algorithm 1, line 9), ``generator_noise="fresh"``.
 - Latent: z in R^100 ~ N(0, I), as the authors' code (``nz=100``).
 
