@@ -56,7 +56,8 @@ class Recipe:
     registered optimiser: adam, rmsprop, sgd, ...), ``betas``, ``optimizer_options``. ``update`` is
     ``"alternating"`` (n_critic D steps, then G) or ``"simultaneous"`` (both gradients at the same parameters on the
     same batch, applied together: the ALI/PacGAN reference code). ``generator_noise`` is ``"reuse"`` (the G step
-    scores the last critic step's fakes, as PyTorch's DCGAN example) or ``"fresh"`` (new noise, WGAN-GP Algorithm 1).
+    scores the last critic step's fakes, as PyTorch's example of Radford et al. 2015) or ``"fresh"`` (new noise,
+    Gulrajani et al. 2017, Algorithm 1).
     ``conditional`` models get ``num_classes`` in their factories' options and are called ``G(z, y)`` / ``D(x, y)``.
     ``variants`` maps a data kind to field overrides, so one model follows its paper's protocol on 2-D points
     (``{"vector": {"lr_g": 1e-4, "update": "simultaneous", ...}}``) and its image defaults elsewhere.

@@ -6,8 +6,8 @@ and profiling build this class directly; ganzoo.trainer runs it in a loop with c
 
 Update orders:
 - ``alternating``: n_critic discriminator steps, then one generator step (Goodfellow et al. 2014, Alg. 1). The G
-  step scores the last critic step's fakes (``generator_noise="reuse"``, PyTorch's example of Radford et al. 2015) or fresh ones
-  (``"fresh"``, Gulrajani et al. 2017, Alg. 1).
+  step scores the last critic step's fakes (``generator_noise="reuse"``, PyTorch's example of Radford et al. 2015)
+  or fresh ones (``"fresh"``, Gulrajani et al. 2017, Alg. 1).
 - ``simultaneous``: one forward pass; both players' gradients are taken at the same parameters on the same batch
   and applied together (the ALI / PacGAN reference code).
 """
