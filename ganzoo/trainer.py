@@ -439,6 +439,7 @@ class Trainer:
             self.run.check_new_run_target()
         self.run.clean_stale_temp()
         self.run.create()
+        self._notices_written = list(self.update.notices)
         if self.start_step == 0:
             self.run.write_config(self.describe())
         else:
@@ -448,6 +449,17 @@ class Trainer:
                                      registry=self.registry)
         if self.start_step == 0:
             self.loggers.log_config(self.describe())
+
+    def _record_first_step_notices(self) -> None:
+        """The first step can change how the run runs (a failed torch.compile falls back to eager): rewrite
+        config.json's "compile" and "notices" so the record matches what ran."""
+        self.config.compile = bool(self.update.compile)
+        saved = self.run.read_config()
+        described = self.describe()
+        saved.update(compile=described["compile"], notices=described["notices"])
+        saved["train"] = {**saved.get("train", {}), "compile": described["train"]["compile"]}
+        self.run.write_config(saved)
+        self._notices_written = list(self.update.notices)
 
     def fit(self) -> TrainResult:
         cfg = self.config
@@ -469,6 +481,8 @@ class Trainer:
                 report({"event": "start", "step": self.start_step, "total": cfg.steps})
             for step in range(self.start_step + 1, cfg.steps + 1):
                 self.update.step(step, cfg.steps, self.sampler.next)
+                if step == self.start_step + 1 and main and self.update.notices != self._notices_written:
+                    self._record_first_step_notices()  # e.g. a torch.compile fallback: config.json says so
                 at_log = step % cfg.log_every == 0 or step == cfg.steps
                 if self.dist.enabled:  # all ranks must agree, so they only compare notes at log points
                     stopping = at_log and distributed.any_rank(self._stop_requested is not None, self.dist, self.device)

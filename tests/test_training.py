@@ -135,6 +135,9 @@ def test_failed_compilation_falls_back_to_eager_with_a_notice(tmp_path, monkeypa
     assert result.step == 2 and trainer.update.G is trainer.gan.generator
     assert any("discriminator left eager: its regularisers take input gradients" in n for n in trainer.notices)
     assert any("torch.compile failed (RuntimeError: no C compiler); running eager" in n for n in trainer.notices)
+    saved = json.loads((tmp_path / "config.json").read_text())  # the fallback is on record
+    assert saved["compile"] is False and saved["train"]["compile"] is False
+    assert any("torch.compile failed" in n for n in saved["notices"])
 
 
 def recording_logger_plugin(calls):
