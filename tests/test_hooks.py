@@ -106,7 +106,9 @@ def test_hook_register_datasets(tmp_path):
     result = ganzoo.train(model="dcgan", dataset="stripes:wide", steps=2, batch_size=8, out=str(tmp_path),
                           device="cpu")
     assert seen[0].argument == "wide" and seen[0].name == "stripes"
-    assert result.config["dataset"] == {"name": "stripes", "shape": [1, 8, 8], "size": 40}
+    described = result.config["dataset"]
+    assert {k: described[k] for k in ("name", "shape", "size")} == {"name": "stripes", "shape": [1, 8, 8], "size": 40}
+    assert described["mode"] == "memory"  # 40 small images always fit
 
 
 def test_dataset_loader_returning_out_of_range_images_is_refused():
