@@ -112,8 +112,7 @@ def test_torchscript_matches_unconditional_and_conditional(vanilla_run, cond_run
         _check_in_process(tmp_path / name, "torchscript", expected, monkeypatch)
 
 
-@pytest.mark.slow  # the torch.export-based ONNX exporter takes ~2-4 s here
-@needs_onnx
+@needs_onnx  # the torch.export-based ONNX exporter takes ~2-4 s here: worth it, it is the issue's own check
 def test_onnx_runs_in_onnxruntime(cond_run, tmp_path, monkeypatch):
     expected = _export_and_expect(cond_run, "onnx", tmp_path / "onnx")
     assert expected.shape == (7, 1, 4, 4)
@@ -122,7 +121,6 @@ def test_onnx_runs_in_onnxruntime(cond_run, tmp_path, monkeypatch):
     _check_in_process(tmp_path / "onnx", "onnx", expected, monkeypatch)
 
 
-@pytest.mark.slow
 @needs_safetensors
 @needs_onnx
 def test_every_export_loads_in_a_fresh_process_without_ganzoo(vanilla_run, cond_run, tmp_path):
