@@ -29,7 +29,6 @@ Both adapt to any square size ``base * 2**k`` (base 4..7): G doubles the resolut
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import torch
 import torch.nn.functional as F

@@ -508,12 +508,18 @@ def test_resume_is_bit_identical_across_an_epoch_boundary_with_ada_and_schedules
                     schedules=["linear-decay", "ema-warmup"], ema_decay=0.99, log_every=1)
     straight = ganzoo.train(steps=6, out=str(tmp_path / "a"), **settings)
     # the same 6-step run, stopped at step 3 as by SIGTERM (checkpoint, exit), then resumed
-    trainer = ganzoo.Trainer(ganzoo.TrainConfig(steps=6, out=str(tmp_path / "b"), **settings), progress=lambda e: (
-        setattr(trainer, "_stop_requested", "SIGTERM") if e.get("step") == 3 and e["event"] == "log" else None))
+    box = {}
+
+    def stop_at_3(event):
+        if event["event"] == "log" and event["step"] == 3:
+            box["trainer"]._stop_requested = "SIGTERM"
+
+    trainer = box["trainer"] = ganzoo.Trainer(ganzoo.TrainConfig(steps=6, out=str(tmp_path / "b"), **settings),
+                                              progress=stop_at_3)
     with pytest.raises(ganzoo.trainer.Interrupted):
         trainer.fit()
     assert json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4
-    del trainer
+    del trainer, box
     resumed = ganzoo.resume(tmp_path / "b")
     for a, b in zip(_weights(straight.gan), _weights(resumed.gan)):
         assert torch.equal(a, b)

@@ -15,7 +15,7 @@ from ganzoo.build import build_extensions, build_gan, resolve_recipe, spec_from_
 from ganzoo.errors import GanzooError
 from ganzoo.extensions import StepContext
 from ganzoo.precision import Precision
-from ganzoo.testing import check_discriminator, check_model
+from ganzoo.testing import check_model
 from ganzoo.training.update import AdversarialUpdate
 
 MODELS = ("r3gan", "cgan-pd", "acgan", "infogan")

@@ -20,7 +20,6 @@ import ganzoo
 from ganzoo.checkpoint import load_checkpoint
 from ganzoo.cli import main
 from ganzoo.config import TrainConfig
-from ganzoo.errors import RunLockedError
 from ganzoo.evaluate import evaluate_run
 from ganzoo.lock import held_here
 from ganzoo.runfolder import RunFolder
