@@ -519,7 +519,7 @@ def test_resume_is_bit_identical_across_an_epoch_boundary_with_ada_and_schedules
     with pytest.raises(ganzoo.trainer.Interrupted):
         trainer.fit()
     assert json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4
-    del trainer, box
+    del trainer
     resumed = ganzoo.resume(tmp_path / "b")
     for a, b in zip(_weights(straight.gan), _weights(resumed.gan)):
         assert torch.equal(a, b)
