@@ -91,6 +91,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
             options["type"] = _KINDS.get(kind, lambda label: str)(flag)
             if choices:
                 options["choices"] = list(choices)
+            else:
+                options["metavar"] = _METAVARS.get(kind, f.name.split("_")[-1].upper())
         p.add_argument(flag, **options)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint (its settings "
                                                       "come from RUN_DIR/config.json; only --steps may be given)")
@@ -101,6 +103,8 @@ def _add_run_arguments(p: argparse.ArgumentParser) -> None:
                         "in DIR. The old files are moved aside into DIR/.restarted-<time>/, never deleted")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
 
+
+_METAVARS = {"int": "N", "int0": "N", "float": "X", "float0": "X"}
 
 _KINDS: dict = {
     "int": lambda label: _number(int, label),
