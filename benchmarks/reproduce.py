@@ -57,6 +57,8 @@ def run_one(job: dict) -> dict:
     update, data = trainer.update, trainer.dataset
     eval_noise_seed = 1_000_003 + job["seed"]
 
+    final: dict = {}
+
     def evaluate(step: int, seconds: float) -> dict:
         record = {"step": step, "seconds": round(seconds, 2)}
         for label, net in (("raw", trainer.gan.generator), ("ema", update.ema.shadow)):
@@ -68,6 +70,7 @@ def run_one(job: dict) -> dict:
                 samples = net(z).float()
             net.train(was)
             record[label] = mode_metrics(samples, data.centers, data.std)
+            final[label] = samples
         return record
 
     start = time.perf_counter()
@@ -81,6 +84,10 @@ def run_one(job: dict) -> dict:
             if step % job["eval_every"] == 0 or step == job["steps"]:
                 f.write(json.dumps(evaluate(step, time.perf_counter() - start)) + "\n")
                 f.flush()
+    # the final raw samples as a scatter plot over the real data and the mode centres (the paper's figures)
+    from ganzoo.images import save_samples
+
+    save_samples(final["raw"], path.with_suffix(".png"), real=data.data[:2500], centers=data.centers)
     return {"path": str(path), "seconds": time.perf_counter() - start}
 
 
