@@ -23,6 +23,15 @@ def fresh_registry(monkeypatch, tmp_path):
     reset_registry()
 
 
+def one_line_error(capsys, *phrases):
+    """The CLI's promise for bad input: one line on stderr naming the problem, no traceback."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "internal error" not in err, err
+    for phrase in phrases:
+        assert phrase in err, err
+    return err
+
+
 def make_plugin_dist(root: Path, dist_name: str, module_name: str, source: str, entry_name: str | None = None,
                      version: str = "0.1.0") -> Path:
     """Write a real installed-distribution layout: module + *.dist-info with METADATA and entry_points.txt."""

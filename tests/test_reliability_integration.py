@@ -24,6 +24,7 @@ from ganzoo.evaluate import evaluate_run
 from ganzoo.lock import held_here
 from ganzoo.runfolder import RunFolder
 from ganzoo.trainer import Interrupted, Trainer
+from conftest import one_line_error
 
 pytest.importorskip("fcntl")
 
@@ -32,14 +33,6 @@ TINY = dict(model="vanilla", dataset="ring8", steps=STEPS, batch_size=16, device
             log_every=1, sample_every=1000)
 TINY_ARGS = ["--dataset", "ring8", "--steps", str(STEPS), "--batch-size", "16", "--device", "cpu", "--precision",
              "fp32", "--seed", "5", "--log-every", "1", "--sample-every", "1000", "--quiet"]
-
-
-def one_line_error(capsys, *phrases):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err and "internal error" not in err, err
-    for phrase in phrases:
-        assert phrase in err, err
-    return err
 
 
 def final_weights(run):

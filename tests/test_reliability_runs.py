@@ -11,19 +11,12 @@ import torch
 
 from ganzoo.checkpoint import load_checkpoint
 from ganzoo.cli import main
+from conftest import one_line_error
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to aim faults at one file")
 
 TINY = ["--steps", "4", "--batch-size", "16", "--log-every", "1", "--checkpoint-every", "2", "--precision", "fp32",
         "--device", "cpu", "--quiet"]
-
-
-def one_line_error(capsys, *phrases):
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err and "internal error" not in err, err
-    for phrase in phrases:
-        assert phrase in err, err
-    return err
 
 
 def disk_full_on(monkeypatch, name: str, after_calls: int):
