@@ -73,7 +73,8 @@ def inception_score(logits: torch.Tensor, *, splits: int = 10, seed: int = 0) ->
     for part in logits.chunk(splits):
         log_p = part.log_softmax(1)
         log_marginal = log_p.exp().mean(0).log()
-        scores.append((log_p.exp() * (log_p - log_marginal)).sum(1).mean().exp())
+        # E_x KL(p(y|x) || p(y)) is a mutual information, >= 0; float rounding can leave -1e-16 (IS < 1)
+        scores.append((log_p.exp() * (log_p - log_marginal)).sum(1).mean().clamp_min(0).exp())
     scores = torch.stack(scores)
     return float(scores.mean()), float(scores.std()) if len(scores) > 1 else math.nan
 
