@@ -8,6 +8,9 @@ evaluation is appended to RESULTS/runs/*.jsonl as it happens, so an interrupted 
 
     python benchmarks/reproduce.py --seeds 3 --steps 40000 --eval-every 2000 --jobs 2
     python benchmarks/reproduce.py --summarize-only     # rebuild the table from the run files
+    python benchmarks/reproduce.py --seeds 3 --steps 400000 --eval-every 2000 --jobs 2 --resume
+                                                        # continue every run from its checkpoint to the paper's
+                                                        # 400k steps (any number of pieces; equals one straight run)
 
 Writes RESULTS/pacgan2d.json and RESULTS/pacgan2d.md (mean +- standard error over seeds, next to the paper's rows).
 """
@@ -41,27 +44,57 @@ PUBLISHED = {
 }
 
 
+def _open_trainer(job: dict, run_dir: Path, progress):
+    """A new run in `run_dir`, or (``job["resume"]`` and a checkpoint there) the run continued from it to
+    ``job["steps"]``: its saved spec, optimiser moments, EMA, sampler and noise state, so a continued run equals an
+    uninterrupted one (tested). The trainer evaluates through `progress` at every log point (= every evaluation)
+    and checkpoints right after."""
+    from ganzoo.config import TrainConfig
+    from ganzoo.registry import get_registry
+    from ganzoo.runfolder import RunFolder
+    from ganzoo.trainer import Trainer, load_run_description
+
+    run = RunFolder(run_dir)
+    if job.get("resume") and run.has_checkpoint():
+        from ganzoo.data import load_dataset
+
+        config = TrainConfig.from_dict(run.read_config()["train"])
+        config.out, config.steps = str(run_dir), job["steps"]
+        registry = get_registry()
+        dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
+                               seed=config.seed, registry=registry)
+        spec = load_run_description(run, registry, config, dataset).with_(steps=job["steps"])
+        return Trainer(config, resume=run_dir, progress=progress, dataset=dataset, spec=spec)
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)  # a run folder without a checkpoint (or without --resume) is started over
+    every = job["eval_every"]
+    cfg = TrainConfig(model=job["model"], dataset=job["dataset"], seed=job["seed"], steps=job["steps"],
+                      precision=job["precision"], device="cpu", ema_decay=0.999, out=str(run_dir),
+                      log_every=every, checkpoint_every=every, sample_every=max(job["steps"], every))
+    return Trainer(cfg, progress=progress)
+
+
 def run_one(job: dict) -> dict:
-    """Train one (model, dataset, seed) and append an evaluation line every `eval_every` steps."""
+    """Train one (model, dataset, seed) with the trainer and append an evaluation line every `eval_every` steps; the
+    run folder RESULTS/runs/<name>/ keeps a checkpoint from each evaluation, so ``--resume`` continues the run (to a
+    larger ``--steps`` too) and the finished run works with ``ganzoo sample``/``ganzoo eval``."""
     import torch
 
     torch.set_num_threads(1)
-    from ganzoo.config import TrainConfig
     from ganzoo.metrics.modes import mode_metrics
-    from ganzoo.trainer import Trainer
 
     path = Path(job["path"])
-    cfg = TrainConfig(model=job["model"], dataset=job["dataset"], seed=job["seed"], steps=job["steps"],
-                      precision=job["precision"], device="cpu", ema_decay=0.999, out=str(path.with_suffix("")))
-    trainer = Trainer(cfg, progress=False)
-    update, data = trainer.update, trainer.dataset
+    path.parent.mkdir(parents=True, exist_ok=True)
     eval_noise_seed = 1_000_003 + job["seed"]
-
     final: dict = {}
+    state: dict = {}
 
-    def evaluate(step: int, seconds: float) -> dict:
-        record = {"step": step, "seconds": round(seconds, 2)}
-        for label, net in (("raw", trainer.gan.generator), ("ema", update.ema.shadow)):
+    def evaluate(step: int) -> dict:
+        trainer = state["trainer"]
+        record = {"step": step, "seconds": round(state["offset"] + time.perf_counter() - state["start"], 2)}
+        for label, net in (("raw", trainer.gan.generator), ("ema", trainer.update.ema.shadow)):
             gen = torch.Generator().manual_seed(eval_noise_seed)
             z = torch.randn(2500, trainer.spec.latent_dim, generator=gen)
             was = net.training
@@ -69,26 +102,39 @@ def run_one(job: dict) -> dict:
             with torch.no_grad():
                 samples = net(z).float()
             net.train(was)
-            record[label] = mode_metrics(samples, data.centers, data.std)
+            record[label] = mode_metrics(samples, trainer.dataset.centers, trainer.dataset.std)
             final[label] = samples
         return record
 
-    start = time.perf_counter()
+    def on_event(event: dict) -> None:
+        if event["event"] == "log":  # log points are the evaluation points; the checkpoint follows
+            state["file"].write(json.dumps(evaluate(event["step"])) + "\n")
+            state["file"].flush()
+
+    trainer = state["trainer"] = _open_trainer(job, path.with_suffix(""), on_event)
+    header = {"model": job["model"], "dataset": job["dataset"], "seed": job["seed"], "steps": job["steps"],
+              "precision": job["precision"], "spec": trainer.spec.to_dict()}
+    kept = []  # a continued run keeps its evaluations up to its checkpoint, and the seconds they took
+    if trainer.start_step and path.exists():
+        kept = [e for e in read_run(path)[1] if e["step"] <= trainer.start_step]
+    state["offset"] = kept[-1]["seconds"] if kept else 0.0
+    state["start"] = time.perf_counter()
     with open(path, "w") as f:
-        header = {"model": job["model"], "dataset": job["dataset"], "seed": job["seed"], "steps": job["steps"],
-                  "precision": job["precision"], "spec": trainer.spec.to_dict()}
-        f.write(json.dumps({"header": header}) + "\n")
+        state["file"] = f
+        for record in [{"header": header}, *kept]:
+            f.write(json.dumps(record) + "\n")
         f.flush()
-        for step in range(1, job["steps"] + 1):
-            update.step(step, job["steps"], trainer.sampler.next)
-            if step % job["eval_every"] == 0 or step == job["steps"]:
-                f.write(json.dumps(evaluate(step, time.perf_counter() - start)) + "\n")
-                f.flush()
+        if trainer.start_step < job["steps"]:
+            trainer.fit()
+        else:
+            trainer.close()
+            evaluate(trainer.start_step)  # already there: evaluate the checkpoint for the plot
     # the final raw samples as a scatter plot over the real data and the mode centres (the paper's figures)
     from ganzoo.images import save_samples
 
+    data = trainer.dataset
     save_samples(final["raw"], path.with_suffix(".png"), real=data.data[:2500], centers=data.centers)
-    return {"path": str(path), "seconds": time.perf_counter() - start}
+    return {"path": str(path), "seconds": time.perf_counter() - state["start"]}
 
 
 def read_run(path: Path) -> tuple[dict, list[dict]]:
@@ -196,6 +242,9 @@ def main(argv=None) -> int:
     p.add_argument("--precision", default="fp32")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--summarize-only", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="continue each run from its checkpoint in OUT/runs/<name>/ (to --steps; a larger --steps "
+                        "extends it) instead of starting over")
     args = p.parse_args(argv)
     command = "python benchmarks/reproduce.py " + " ".join(argv if argv is not None else sys.argv[1:])
     if args.summarize_only:
@@ -203,7 +252,7 @@ def main(argv=None) -> int:
         return 0
     (args.out / "runs").mkdir(parents=True, exist_ok=True)
     jobs = [dict(model=m, dataset=d, seed=s, steps=args.steps, eval_every=args.eval_every, precision=args.precision,
-                 path=str(args.out / "runs" / f"{d}-{m}-seed{s}.jsonl"))
+                 resume=args.resume, path=str(args.out / "runs" / f"{d}-{m}-seed{s}.jsonl"))
             for s in range(args.seeds) for d in args.datasets.split(",") for m in args.models.split(",")]
     os.environ["OMP_NUM_THREADS"] = "1"
     start = time.perf_counter()
