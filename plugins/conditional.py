@@ -23,12 +23,16 @@ a linear source score and a linear class head (D returns ``(scores, class_logits
 source loss plus the class cross-entropy on real labels (D step) and on fake labels (both steps). Adam(2e-4,
 betas (0.5, 0.999)), init N(0, 0.02), batch 100 in the paper (64 here).
 
-Both adapt to any square size ``base * 2**k`` (base 4..7): G doubles the resolution k times.
+Both adapt to any square size ``base * 2**k`` (base 4..7): G doubles the resolution k times, and AC-GAN's D
+halves it k times (the paper's strides on 32x32), so its last feature map is G's base size at every resolution.
+With the strides fixed, 8x8 digits reached 1x1 maps and D never separated real from fake (FID 1834 over 3 seeds);
+with them matched, FID 35 after the default 2,000 steps (one probe; the 3-seed row is in the quality table).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -219,15 +223,20 @@ class ACGANGenerator(nn.Module):
 class ACGANDiscriminator(nn.Module):
     """Six 3x3 convs (16..512) with LeakyReLU, dropout 0.5, batch norm; a source score and a class head."""
 
-    def __init__(self, shape, num_classes: int = 10, widths=(16, 32, 64, 128, 256, 512), dropout: float = 0.5):
+    def __init__(self, shape, num_classes: int = 10, widths=(16, 32, 64, 128, 256, 512), dropout: float = 0.5,
+                 downsample: Optional[int] = None):
         super().__init__()
         if len(shape) != 3:
             raise ValueError(f"the AC-GAN discriminator needs (C, H, W) images, got samples of shape {tuple(shape)}")
         channels, h, w = shape
+        # The paper's D halves 32x32 three times (strides 2,1,2,1,2,1), to the 4x4 map G starts from; on other sizes
+        # it halves as often as G doubles (k), so its last map is G's base size too (strided layers 0, 2, 4, 1, ...).
+        k = _plan(shape)[2] if downsample is None else int(downsample)
+        strided = set([0, 2, 4, 1, 3, 5][:k])
         layers: list[nn.Module] = []
         cin = channels
         for i, cout in enumerate(widths):
-            stride = 2 if i % 2 == 0 else 1
+            stride = 2 if i in strided else 1
             layers.append(nn.Conv2d(cin, cout, 3, stride, 1, bias=i == 0))
             if i > 0:
                 layers.append(nn.BatchNorm2d(cout))
