@@ -123,7 +123,8 @@ def run_one(job: dict) -> dict:
     import ganzoo
 
     path = Path(job["path"])
-    record: dict[str, Any] = {"model": job["model"], "seed": job["seed"], "dataset": job["dataset"]}
+    record: dict[str, Any] = {"model": job["model"], "seed": job["seed"], "dataset": job["dataset"],
+                              "command": job.get("command")}
     try:
         start = time.perf_counter()
         result = ganzoo.train(model=job["model"], dataset=job["dataset"], seed=job["seed"], steps=job["steps"],
@@ -197,7 +198,8 @@ def markdown(summary: dict) -> str:
     lines = [
         f"# Quality on {summary['dataset']}: every model, {summary['samples']} samples, mean ± sd over seeds",
         "",
-        f"Command: `{summary['command']}`  ",
+        "Commands that made the runs in this table: " + "; ".join(f"`{c}`" for c in summary["commands"]) + "  ",
+        f"Summarised by: `{summary['command']}`  ",
         f"Commit: {summary['commit']}{' (with uncommitted changes)' if summary['dirty'] else ''}; machine: "
         f"{summary['machine']}, torch {summary['torch']}; wall time: "
         f"{'%.0f s' % summary['wall_seconds'] if summary.get('wall_seconds') else 'n/a (summarised from run files)'}.",
@@ -264,8 +266,12 @@ def summarize(args, command: str, wall: Optional[float], floor: dict, extractor_
         "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
         "machine": f"{platform.machine()} {os.cpu_count()} cores", "torch": torch.__version__,
         "wall_seconds": wall, "samples": args.samples, "num_real": num_real, "extractor": extractor_text,
-        "runs": str(args.runs), "floor": floor, "results": summarize_rows(read_records(args.runs)),
+        "runs": str(args.runs), "floor": floor,
     }
+    records = read_records(args.runs)
+    # one table may gather runs made by several invocations (e.g. slow models added later): name each command
+    summary["commands"] = sorted({r.get("command") or command for r in records}) or [command]
+    summary["results"] = summarize_rows(records)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"quality-{args.dataset}"
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=1, default=str) + "\n")
@@ -308,7 +314,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(markdown(summarize(args, command, None, floor, info, len(dataset.data))))
         return 0
     jobs = [dict(model=m, seed=s, dataset=args.dataset, steps=args.steps, precision=args.precision,
-                 samples=args.samples, path=str(args.runs / f"{m}-seed{s}")) for s in range(args.seeds) for m in models]
+                 samples=args.samples, path=str(args.runs / f"{m}-seed{s}"), command=command)
+            for s in range(args.seeds) for m in models]
     busy = [j["path"] for j in jobs if Path(j["path"]).exists()]
     if busy:
         raise SystemExit(f"{busy[0]} already exists: choose another --runs, remove it, or --summarize-only")
