@@ -5,7 +5,9 @@ collapse. Packing is a discriminator option usable with any model here (``pack=m
 ``Packed`` wrapper). The 2-D networks are those of the authors' synthetic-data code (fjxmlzn/PacGAN):
 
 - G: latent 2 -> 4 x [Linear 400 (no bias) -> BatchNorm (momentum 0.05, eps 1e-4) -> ReLU] -> Linear 2; in a packed
-  run G is called once per pack slot (batch-norm statistics over 100 samples each), as in the reference code.
+  run the reference calls G once per pack slot: here one call normalises each slot of 100 samples with its own
+  batch statistics (the same outputs) and updates the running statistics once with their mean, as the reference
+  merges its per-slot population updates.
 - D: 3 x LinearMaxout (200 units, 5 pieces) -> Linear 1, on m concatenated samples.
 - init N(0, 0.02), zero biases; Adam lr 1e-4, betas (0.8, 0.999); 100 packed D inputs per batch; both players'
   gradients taken at the same parameters on the same batch and applied together (``update="simultaneous"``).
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
@@ -32,8 +35,36 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
                 nn.init.zeros_(m.bias)
 
 
+class SlotBatchNorm1d(nn.BatchNorm1d):
+    """Batch norm with statistics per pack slot: a training batch of ``slots * n`` rows is normalised slot by slot
+    (rows ``i*n .. (i+1)*n``), as if G had run once per slot, and the running statistics are updated once with the
+    mean of the slots' statistics, as the reference code merges its per-slot population updates (calling a plain
+    BatchNorm1d once per slot would apply the momentum m times in a row instead)."""
+
+    def __init__(self, features: int, slots: int = 1, **kwargs):
+        super().__init__(features, **kwargs)
+        self.slots = int(slots)
+
+    def forward(self, x):
+        if self.slots == 1 or not self.training or x.shape[0] % self.slots or x.shape[0] // self.slots < 2:
+            return super().forward(x)
+        n = x.shape[0] // self.slots
+        # the native batch-norm kernel per slot (faster here than one hand-written normalisation of all slots)
+        y = torch.cat([F.batch_norm(c, None, None, self.weight, self.bias, True, 0.0, self.eps)
+                       for c in x.chunk(self.slots)])
+        if self.track_running_stats:
+            with torch.no_grad():
+                var, mean = torch.var_mean(x.detach().view(self.slots, n, -1), dim=1, unbiased=True)
+                self.num_batches_tracked.add_(1)
+                m = self.momentum
+                self.running_mean.mul_(1 - m).add_(mean.mean(0), alpha=m)
+                self.running_var.mul_(1 - m).add_(var.mean(0), alpha=m)
+        return y
+
+
 class PacGenerator(nn.Module):
-    """The reference 2-D generator; with ``pack=m`` it runs once per pack slot (batch-norm statistics per slot)."""
+    """The reference 2-D generator; with ``pack=m`` a training batch is m slots, each with its own batch-norm
+    statistics (as if G ran once per slot, which the reference code does)."""
 
     def __init__(self, shape, latent_dim=2, hidden=400, layers=4, pack=1):
         super().__init__()
@@ -41,8 +72,8 @@ class PacGenerator(nn.Module):
             raise ValueError(f"the PacGAN generator makes points (D,), not samples of shape {tuple(shape)}")
         blocks, width = [], latent_dim
         for _ in range(layers):
-            blocks += [nn.Linear(width, hidden, bias=False), nn.BatchNorm1d(hidden, eps=1e-4, momentum=0.05),
-                       nn.ReLU(inplace=True)]
+            blocks += [nn.Linear(width, hidden, bias=False),
+                       SlotBatchNorm1d(hidden, slots=pack, eps=1e-4, momentum=0.05), nn.ReLU(inplace=True)]
             width = hidden
         blocks.append(nn.Linear(width, shape[0]))
         self.net = nn.Sequential(*blocks)
@@ -50,9 +81,7 @@ class PacGenerator(nn.Module):
         init_normal(self)
 
     def forward(self, z):
-        if self.pack == 1 or not self.training or z.shape[0] % self.pack:
-            return self.net(z)
-        return torch.cat([self.net(chunk) for chunk in z.chunk(self.pack)])
+        return self.net(z)
 
 
 class Maxout(nn.Module):
