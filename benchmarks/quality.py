@@ -270,7 +270,8 @@ def summarize(args, command: str, wall: Optional[float], floor: dict, extractor_
     }
     records = read_records(args.runs)
     # one table may gather runs made by several invocations (e.g. slow models added later): name each command
-    summary["commands"] = sorted({r.get("command") or command for r in records}) or [command]
+    summary["commands"] = sorted({r.get("command") or "(not recorded: a run from before commands were kept)"
+                                  for r in records}) or [command]
     summary["results"] = summarize_rows(records)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"quality-{args.dataset}"

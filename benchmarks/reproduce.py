@@ -47,29 +47,43 @@ PUBLISHED = {
 def _open_trainer(job: dict, run_dir: Path, progress):
     """A new run in `run_dir`, or (``job["resume"]`` and a checkpoint there) the run continued from it to
     ``job["steps"]``: its saved spec, optimiser moments, EMA, sampler and noise state, so a continued run equals an
-    uninterrupted one (tested). The trainer evaluates through `progress` at every log point (= every evaluation)
-    and checkpoints right after."""
+    uninterrupted one (tested; for recipes whose schedules do not depend on the total steps, as the 2-D ones). The
+    trainer evaluates through `progress` at every log point (= every ``--eval-every`` steps) and checkpoints right
+    after. Refused with one line: continuing to fewer steps than the checkpoint's, and ``--resume`` of a run whose
+    evaluations exist without a checkpoint (it would be started over, losing them)."""
     from ganzoo.config import TrainConfig
     from ganzoo.registry import get_registry
     from ganzoo.runfolder import RunFolder
     from ganzoo.trainer import Trainer, load_run_description
 
-    run = RunFolder(run_dir)
+    run, every, path = RunFolder(run_dir), job["eval_every"], Path(job["path"])
     if job.get("resume") and run.has_checkpoint():
         from ganzoo.data import load_dataset
 
-        config = TrainConfig.from_dict(run.read_config()["train"])
+        saved = run.read_config()
+        config = TrainConfig.from_dict(saved["train"])
         config.out, config.steps = str(run_dir), job["steps"]
+        config.log_every = config.checkpoint_every = every
+        config.sample_every = max(job["steps"], every)
         registry = get_registry()
         dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
                                seed=config.seed, registry=registry)
         spec = load_run_description(run, registry, config, dataset).with_(steps=job["steps"])
-        return Trainer(config, resume=run_dir, progress=progress, dataset=dataset, spec=spec)
+        trainer = Trainer(config, resume=run_dir, progress=progress, dataset=dataset, spec=spec)
+        if trainer.start_step > job["steps"]:
+            trainer.close()
+            raise SystemExit(f"{run_dir} is at step {trainer.start_step}, past --steps {job['steps']}; pass --steps "
+                             f">= {trainer.start_step} to continue it")
+        described = trainer.describe()  # config.json says what the continued run is (steps, log/checkpoint points)
+        trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+        return trainer
+    if job.get("resume") and path.exists() and read_run(path)[1]:
+        raise SystemExit(f"{path} has evaluations but {run_dir} has no checkpoint to continue from (runs made before "
+                         f"reproduce.py kept checkpoints); move the file aside or run without --resume")
     if run_dir.exists():
         import shutil
 
         shutil.rmtree(run_dir)  # a run folder without a checkpoint (or without --resume) is started over
-    every = job["eval_every"]
     cfg = TrainConfig(model=job["model"], dataset=job["dataset"], seed=job["seed"], steps=job["steps"],
                       precision=job["precision"], device="cpu", ema_decay=0.999, out=str(run_dir),
                       log_every=every, checkpoint_every=every, sample_every=max(job["steps"], every))
@@ -112,23 +126,25 @@ def run_one(job: dict) -> dict:
             state["file"].flush()
 
     trainer = state["trainer"] = _open_trainer(job, path.with_suffix(""), on_event)
-    header = {"model": job["model"], "dataset": job["dataset"], "seed": job["seed"], "steps": job["steps"],
-              "precision": job["precision"], "spec": trainer.spec.to_dict()}
-    kept = []  # a continued run keeps its evaluations up to its checkpoint, and the seconds they took
-    if trainer.start_step and path.exists():
-        kept = [e for e in read_run(path)[1] if e["step"] <= trainer.start_step]
-    state["offset"] = kept[-1]["seconds"] if kept else 0.0
-    state["start"] = time.perf_counter()
-    with open(path, "w") as f:
-        state["file"] = f
-        for record in [{"header": header}, *kept]:
-            f.write(json.dumps(record) + "\n")
-        f.flush()
-        if trainer.start_step < job["steps"]:
-            trainer.fit()
-        else:
-            trainer.close()
-            evaluate(trainer.start_step)  # already there: evaluate the checkpoint for the plot
+    try:
+        header = {"model": job["model"], "dataset": job["dataset"], "seed": job["seed"], "steps": job["steps"],
+                  "precision": job["precision"], "spec": trainer.spec.to_dict()}
+        kept = []  # a continued run keeps its evaluations up to its checkpoint, and the seconds they took
+        if trainer.start_step and path.exists():
+            kept = [e for e in read_run(path)[1] if e["step"] <= trainer.start_step]
+        state["offset"] = kept[-1]["seconds"] if kept else 0.0
+        state["start"] = time.perf_counter()
+        with open(path, "w") as f:
+            state["file"] = f
+            for record in [{"header": header}, *kept]:
+                f.write(json.dumps(record) + "\n")
+            f.flush()
+            if trainer.start_step < job["steps"]:
+                trainer.fit()  # closes the trainer (and releases the folder's lock) however it ends
+            else:
+                evaluate(trainer.start_step)  # already there: evaluate the checkpoint for the plot
+    finally:
+        trainer.close()
     # the final raw samples as a scatter plot over the real data and the mode centres (the paper's figures)
     from ganzoo.images import save_samples
 

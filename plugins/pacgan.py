@@ -7,7 +7,7 @@ collapse. Packing is a discriminator option usable with any model here (``pack=m
 - G: latent 2 -> 4 x [Linear 400 (no bias) -> BatchNorm (momentum 0.05, eps 1e-4) -> ReLU] -> Linear 2; in a packed
   run the reference calls G once per pack slot: here one call normalises each slot of 100 samples with its own
   batch statistics (the same outputs) and updates the running statistics once with their mean, as the reference
-  merges its per-slot population updates.
+  averages its per-slot population updates (it averages standard deviations, torch keeps variances).
 - D: 3 x LinearMaxout (200 units, 5 pieces) -> Linear 1, on m concatenated samples.
 - init N(0, 0.02), zero biases; Adam lr 1e-4, betas (0.8, 0.999); 100 packed D inputs per batch; both players'
   gradients taken at the same parameters on the same batch and applied together (``update="simultaneous"``).
@@ -38,11 +38,14 @@ def init_normal(module: nn.Module, std: float = 0.02) -> None:
 class SlotBatchNorm1d(nn.BatchNorm1d):
     """Batch norm with statistics per pack slot: a training batch of ``slots * n`` rows is normalised slot by slot
     (rows ``i*n .. (i+1)*n``), as if G had run once per slot, and the running statistics are updated once with the
-    mean of the slots' statistics, as the reference code merges its per-slot population updates (calling a plain
-    BatchNorm1d once per slot would apply the momentum m times in a row instead)."""
+    mean of the slots' (unbiased) statistics. The reference code likewise averages its per-slot population updates
+    into one (it keeps a standard deviation where torch keeps a variance); calling a plain BatchNorm1d once per slot
+    would instead apply the momentum m times in a row."""
 
     def __init__(self, features: int, slots: int = 1, **kwargs):
         super().__init__(features, **kwargs)
+        if self.momentum is None:
+            raise ValueError("SlotBatchNorm1d needs a momentum (a cumulative average over slots is not defined here)")
         self.slots = int(slots)
 
     def forward(self, x):

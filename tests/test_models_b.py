@@ -325,7 +325,8 @@ def test_acgan_generator_takes_the_one_hot_class():
 
 
 @pytest.mark.parametrize("size, strides, last", [(32, [2, 1, 2, 1, 2, 1], 4), (8, [2, 1, 1, 1, 1, 1], 4),
-                                                 (16, [2, 1, 2, 1, 1, 1], 4), (64, [2, 2, 2, 1, 2, 1], 4)])
+                                                 (16, [2, 1, 2, 1, 1, 1], 4), (64, [2, 2, 2, 1, 2, 1], 4),
+                                                 (128, [2, 2, 2, 2, 2, 1], 4), (28, [2, 1, 2, 1, 1, 1], 7)])
 def test_acgan_discriminator_halves_as_often_as_the_generator_doubles(size, strides, last):
     """The paper's 32x32 strides (2,1,2,1,2,1) end on G's 4x4 base; other sizes keep that: on 8x8 digits the fixed
     strides would end on 1x1 maps, where D (dropout 0.5 everywhere) never separated real from fake."""

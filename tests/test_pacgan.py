@@ -100,24 +100,28 @@ def test_2d_recipe_has_the_papers_optimiser_batch_and_update(m):
 
 
 def test_slot_batch_norm_normalises_each_slot_and_merges_the_running_statistics():
+    """Outputs: torch's batch norm run on each slot alone. Running statistics: the mean of what m separate
+    BatchNorm1d layers, each shown one slot, would hold (one momentum step from the same buffers)."""
     bn = plugin().SlotBatchNorm1d(6, slots=3, eps=1e-4, momentum=0.05)
     with torch.no_grad():
         bn.weight.uniform_(0.5, 1.5)
         bn.bias.uniform_(-0.5, 0.5)
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+    separate = [nn.BatchNorm1d(6, eps=1e-4, momentum=0.05) for _ in range(3)]
+    for s in separate:
+        s.load_state_dict(bn.state_dict())
     x = torch.randn(30, 6) * 3 + 1
     y = bn(x)
-    chunks = x.chunk(3)
-    direct = torch.cat([F.batch_norm(c, None, None, bn.weight, bn.bias, training=True, eps=1e-4) for c in chunks])
-    torch.testing.assert_close(y, direct)
-    # one running update with the mean over slots of each slot's mean and unbiased variance
-    mean = torch.stack([c.mean(0) for c in chunks]).mean(0)
-    var = torch.stack([c.var(0, unbiased=True) for c in chunks]).mean(0)
-    torch.testing.assert_close(bn.running_mean, 0.05 * mean)
-    torch.testing.assert_close(bn.running_var, 0.95 * torch.ones(6) + 0.05 * var)
+    torch.testing.assert_close(y, torch.cat([s(c) for s, c in zip(separate, x.chunk(3))]))
+    torch.testing.assert_close(bn.running_mean, torch.stack([s.running_mean for s in separate]).mean(0))
+    torch.testing.assert_close(bn.running_var, torch.stack([s.running_var for s in separate]).mean(0))
     assert int(bn.num_batches_tracked) == 1
     bn.eval()
     torch.testing.assert_close(bn(x), F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
                                                    training=False, eps=1e-4))
+    with pytest.raises(ValueError, match="momentum"):
+        plugin().SlotBatchNorm1d(6, slots=3, momentum=None)
 
 
 def test_packed_generator_equals_one_call_per_slot():

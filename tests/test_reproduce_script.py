@@ -64,3 +64,47 @@ def test_without_resume_a_run_starts_over(reproduce, tmp_path):
     finally:
         torch.set_num_threads(threads)
     assert [e["step"] for e in _evals(tmp_path)] == [10]
+
+
+def _run(reproduce, job):
+    threads = torch.get_num_threads()
+    try:
+        return reproduce.run_one(job)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_resume_follows_the_new_eval_every_and_updates_config_json(reproduce, tmp_path):
+    _run(reproduce, _job(tmp_path, 20))
+    job = {**_job(tmp_path, 30, resume=True), "eval_every": 5}
+    _run(reproduce, job)
+    assert [e["step"] for e in _evals(tmp_path)] == [10, 20, 25, 30]
+    saved = json.loads((tmp_path / "runs" / "ring8-vanilla-seed0" / "config.json").read_text())
+    assert saved["train"]["steps"] == 30 and saved["spec"]["steps"] == 30 and saved["train"]["log_every"] == 5
+
+
+def test_resume_of_a_finished_run_keeps_its_evaluations(reproduce, tmp_path):
+    _run(reproduce, _job(tmp_path, 20))
+    before = _evals(tmp_path)
+    (tmp_path / "runs" / "ring8-vanilla-seed0.png").unlink()
+    _run(reproduce, _job(tmp_path, 20, resume=True))
+    assert _evals(tmp_path) == before
+    assert (tmp_path / "runs" / "ring8-vanilla-seed0.png").exists()
+
+
+def test_resume_refuses_fewer_steps_and_evaluations_without_a_checkpoint(reproduce, tmp_path):
+    _run(reproduce, _job(tmp_path, 20))
+    before = (tmp_path / "runs" / "ring8-vanilla-seed0.jsonl").read_text()
+    with pytest.raises(SystemExit, match="past --steps 10"):
+        _run(reproduce, _job(tmp_path, 10, resume=True))
+    assert (tmp_path / "runs" / "ring8-vanilla-seed0.jsonl").read_text() == before
+    # the folder's lock was released: the run continues
+    _run(reproduce, _job(tmp_path, 30, resume=True))
+    assert [e["step"] for e in _evals(tmp_path)] == [10, 20, 30]
+    # a results file from before checkpoints were kept: --resume would lose it, so it is refused
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs" / "ring8-vanilla-seed0")
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        _run(reproduce, _job(tmp_path, 40, resume=True))
+    assert [e["step"] for e in _evals(tmp_path)] == [10, 20, 30]
