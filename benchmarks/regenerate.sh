@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates every file in benchmarks/results/ that `ganzoo bench` and `ganzoo report` write (the quality and DDP
 # files have their own scripts: benchmarks/quality.py, benchmarks/ddp_throughput.py). Run it on an otherwise idle
-# machine from the repository root, with the project's virtual environment active; about 15-25 minutes on 2 cores.
+# machine from the repository root, with the project's virtual environment active; about 20 minutes on 2 cores.
 #
 #   bash benchmarks/regenerate.sh
 set -euo pipefail
@@ -20,11 +20,6 @@ ganzoo bench dcgan --rounds 7 --steps 10 --out "$R/bench-cpu-dcgan.json" > "$R/b
 ganzoo bench dcgan --rounds 7 --steps 10 --out "$R/bench-cpu-dcgan-repeat.json" > "$R/bench-cpu-dcgan-repeat.txt"
 python benchmarks/agreement.py "$R/bench-cpu-dcgan.json" "$R/bench-cpu-dcgan-repeat.json" \
   > "$R/bench-cpu-dcgan-agreement.txt" || echo "the two dcgan runs disagree: see $R/bench-cpu-dcgan-agreement.txt" >&2
-
-# Per-model files for the other built-in models (the README links them).
-for model in vanilla wgan-gp; do
-  ganzoo bench "$model" --rounds 7 --steps 10 --out "$R/bench-cpu-$model.json" > "$R/bench-cpu-$model.txt"
-done
 
 # One page: speed next to quality (the 3-seed digits table), Markdown and self-contained HTML.
 ganzoo report "$R/bench-cpu-zoo.json" "$R/quality-digits.json" --out "$R/zoo-report.md" > /dev/null
