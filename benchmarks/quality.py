@@ -198,7 +198,8 @@ def markdown(summary: dict) -> str:
     lines = [
         f"# Quality on {summary['dataset']}: every model, {summary['samples']} samples, mean ± sd over seeds",
         "",
-        "Commands that made the runs in this table: " + "; ".join(f"`{c}`" for c in summary["commands"]) + "  ",
+        "Commands that made the runs in this table: "
+        + "; ".join(f"`{c}`" for c in summary.get("commands") or [summary["command"]]) + "  ",
         f"Summarised by: `{summary['command']}`  ",
         f"Commit: {summary['commit']}{' (with uncommitted changes)' if summary['dirty'] else ''}; machine: "
         f"{summary['machine']}, torch {summary['torch']}; wall time: "

@@ -93,3 +93,9 @@ def test_rows_are_mean_and_sd_over_seeds_and_failures_are_listed():
     assert "| **real vs real (floor)** | - | - | 1 |" in text
     assert f"| a | 3/3 | 50 | {statistics.fmean([10, 14, 9]):.3g} ± {statistics.stdev([10, 14, 9]):.2g} |" in text
     assert "b seed 0: GanzooError: boom" in text
+    two = quality.markdown(dict(dataset="digits", command="python quality.py --summarize-only", commit="abc",
+                                dirty=False, machine="m", torch="t", wall_seconds=None, samples=2000, num_real=8,
+                                extractor="e", runs="r", floor=floor, results=list(rows.values()),
+                                commands=["python quality.py --models a", "python quality.py --models b"]))
+    assert ("made the runs in this table: `python quality.py --models a`; `python quality.py --models b`" in two
+            and "Summarised by: `python quality.py --summarize-only`" in two)
