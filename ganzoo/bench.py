@@ -699,7 +699,12 @@ def bench_zoo(options: BenchOptions, registry: Optional[Registry] = None,
     benches = []
     for name in models:
         say(f"== {name}")
-        benches.append(bench(BenchOptions(**{**asdict(options), "model": name}), registry=registry, progress=say,
-                             peaks=peaks))
+        try:
+            benches.append(bench(BenchOptions(**{**asdict(options), "model": name}), registry=registry,
+                                 progress=say, peaks=peaks))
+        except (GanzooError, ValueError, RuntimeError) as exc:  # one model that cannot step is a row, not a lost zoo
+            reason = str(exc).splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            skipped.append({"model": name, "reason": f"failed: {reason}"})
+            say(f"skipped {name}: failed: {reason}")
     return {"zoo": True, "shape": list(options.shape), "batch_size": options.batch_size, "peak_flops": peaks,
             "benches": benches, "skipped": skipped}

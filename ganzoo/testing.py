@@ -201,8 +201,9 @@ def check_loss(name: str, *, registry: Optional[Registry] = None, **options: Any
 
 
 def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry: Optional[Registry] = None,
-                precisions: tuple[str, ...] = ("fp32", "bf16")) -> None:
-    """The recipe builds, and trains `steps` steps on the shared trainer with finite losses in each precision."""
+                precisions: tuple[str, ...] = ("fp32", "bf16"), batch_size: int = 16) -> None:
+    """The recipe builds, and trains `steps` steps on the shared trainer with finite losses in each precision
+    (at `batch_size`: pass a multiple of the pack size for packed discriminators, e.g. 12 for packs of 3)."""
     from .config import TrainConfig
     from .trainer import Trainer
 
@@ -215,7 +216,7 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
         if precision == "bf16" and not _bf16_autocast_available():
             continue
         with tempfile.TemporaryDirectory() as out:
-            trainer = Trainer(TrainConfig(model=name, dataset=dataset, steps=steps, batch_size=16, device="cpu",
+            trainer = Trainer(TrainConfig(model=name, dataset=dataset, steps=steps, batch_size=batch_size, device="cpu",
                                           precision=precision, log_every=1, out=out), registry=registry,
                               progress=False)
             before = [p.detach().clone() for p in trainer.gan.generator.parameters()]

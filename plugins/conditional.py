@@ -26,7 +26,7 @@ betas (0.5, 0.999)), init N(0, 0.02), batch 100 in the paper (64 here).
 Both adapt to any square size ``base * 2**k`` (base 4..7): G doubles the resolution k times, and AC-GAN's D
 halves it k times (the paper's strides on 32x32), so its last feature map is G's base size (up to k = 6, 256 px).
 With the strides fixed, 8x8 digits reached 1x1 maps and D never separated real from fake (FID 1834 over 3 seeds);
-with them matched, FID 35 after the default 2,000 steps (one probe; the 3-seed row is in the quality table).
+with them matched, FID 26 ± 9 over 3 seeds at the default 2,000 steps (benchmarks/results/quality-digits.md).
 """
 
 from __future__ import annotations

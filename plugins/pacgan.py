@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
+from ganzoo.errors import GanzooError
 
 
 def init_normal(module: nn.Module, std: float = 0.02) -> None:
@@ -108,7 +109,7 @@ def pack_samples(x: torch.Tensor, m: int) -> torch.Tensor:
         return x.flatten(1)
     n = x.shape[0]
     if n % m:
-        raise ValueError(f"a batch of {n} samples cannot be split into packs of {m}; use a batch size divisible by {m}")
+        raise GanzooError(f"a batch of {n} samples cannot be split into packs of {m}; use a --batch-size divisible by {m}")
     return x.flatten(1).view(m, n // m, -1).transpose(0, 1).reshape(n // m, -1)
 
 
@@ -144,7 +145,8 @@ class Packed(nn.Module):
             return self.inner(x, *args)
         n = x.shape[0]
         if n % self.m:
-            raise ValueError(f"a batch of {n} samples cannot be split into packs of {self.m}")
+            raise GanzooError(f"a batch of {n} samples cannot be split into packs of {self.m}; use a --batch-size "
+                              f"divisible by {self.m}")
         slots = x.view(self.m, n // self.m, *x.shape[1:])
         return self.inner(torch.cat(list(slots), dim=1), *args)
 
@@ -167,7 +169,7 @@ def _recipe(m: int) -> ganzoo.Recipe:
         discriminator={"image": "pacgan-dcgan", "vector": "pacgan-maxout"},
         loss="ns",
         latent_dim=100,
-        lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64, steps=2000,
+        lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64 - 64 % m, steps=2000,  # packs need m | batch
         discriminator_options={"pack": m},
         variants={"vector": two_d},
         citation=(f"Lin et al. 2018, PacGAN (m={m}): discriminator on packs of {m} samples; 2-D: the authors' G "

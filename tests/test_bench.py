@@ -253,3 +253,19 @@ def test_report_refuses_a_json_that_is_not_a_bench(tmp_path, capsys):
     path.write_text('{"a": 1}')
     assert main(["report", str(path)]) == 2
     assert "not a ganzoo bench result" in capsys.readouterr().err
+
+
+def test_zoo_skips_a_model_whose_step_fails_and_keeps_the_others(monkeypatch):
+    """`ganzoo bench --all`: one model that cannot step (e.g. packs of 3 in a batch of 64) is a skipped row with its
+    reason, not an internal error that loses the whole zoo."""
+    monkeypatch.setattr(bench_module, "buildable_models", lambda shape, registry=None: (["good", "bad"], []))
+
+    def fake_bench(options, registry=None, progress=None, peaks=None):
+        if options.model == "bad":
+            raise ValueError("a batch of 64 samples cannot be split into packs of 3")
+        return {"model": options.model}
+
+    monkeypatch.setattr(bench_module, "bench", fake_bench)
+    zoo = bench_module.bench_zoo(BenchOptions(model="", shape=(1, 8, 8)), registry=get_registry())
+    assert [b["model"] for b in zoo["benches"]] == ["good"]
+    assert zoo["skipped"] == [{"model": "bad", "reason": "failed: a batch of 64 samples cannot be split into packs of 3"}]

@@ -14,6 +14,7 @@ from torch import nn
 
 import ganzoo
 from ganzoo.build import build_gan, spec_from_recipe
+from ganzoo.errors import GanzooError
 from ganzoo.testing import check_model
 
 
@@ -38,7 +39,7 @@ def test_pack_samples_puts_one_sample_of_every_slot_in_each_pack():
     assert torch.equal(packs[0], torch.cat([x[0], x[2], x[4]]))
     assert torch.equal(packs[1], torch.cat([x[1], x[3], x[5]]))
     assert torch.equal(pack_samples(x, 1), x)
-    with pytest.raises(ValueError, match="packs of 4"):
+    with pytest.raises(GanzooError, match="packs of 4; use a --batch-size divisible by 4"):
         pack_samples(x, 4)
 
 
@@ -137,3 +138,12 @@ def test_packed_generator_equals_one_call_per_slot():
     gs = torch.autograd.grad(torch.cat([single(c) for c in z.chunk(4)]).square().sum(), list(single.parameters()))
     for a, b in zip(gz, gs):
         torch.testing.assert_close(a, b)
+
+
+def test_every_pack_size_trains_with_its_recipes_image_batch():
+    """pacgan3's image batch is 63, not 64: a batch the packs cannot split would fail at the first step."""
+    for m in (2, 3, 4):
+        name = "pacgan" if m == 4 else f"pacgan{m}"
+        spec = spec_from_recipe(name, ganzoo.get_registry().get("model", name).obj, (1, 8, 8))
+        assert spec.batch_size % m == 0 and spec.batch_size >= 60
+    check_model("pacgan3", steps=1, precisions=("fp32",), batch_size=12)
