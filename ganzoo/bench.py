@@ -679,7 +679,7 @@ def buildable_models(shape: tuple[int, ...], registry: Optional[Registry] = None
     ok, skipped = [], []
     for name in registry.names("model"):
         try:
-            build(name, shape, registry=registry)
+            build(name, shape, registry=registry, num_classes=bench_classes(name, registry))
         except (GanzooError, ValueError, TypeError, RuntimeError) as exc:
             skipped.append({"model": name, "reason": str(exc).splitlines()[0][:200] or type(exc).__name__})
         else:

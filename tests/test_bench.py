@@ -269,3 +269,9 @@ def test_zoo_skips_a_model_whose_step_fails_and_keeps_the_others(monkeypatch):
     zoo = bench_module.bench_zoo(BenchOptions(model="", shape=(1, 8, 8)), registry=get_registry())
     assert [b["model"] for b in zoo["benches"]] == ["good"]
     assert zoo["skipped"] == [{"model": "bad", "reason": "failed: a batch of 64 samples cannot be split into packs of 3"}]
+
+
+def test_zoo_includes_conditional_models_with_synthetic_labels():
+    """`ganzoo bench --all` builds class-conditional recipes with 10 synthetic classes, as `ganzoo bench MODEL` does."""
+    models, skipped = bench_module.buildable_models((1, 8, 8), get_registry())
+    assert {"acgan", "cgan-pd"} <= set(models) and skipped == []
