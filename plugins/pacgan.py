@@ -109,7 +109,8 @@ def pack_samples(x: torch.Tensor, m: int) -> torch.Tensor:
         return x.flatten(1)
     n = x.shape[0]
     if n % m:
-        raise GanzooError(f"a batch of {n} samples cannot be split into packs of {m}; use a --batch-size divisible by {m}")
+        raise GanzooError(f"a batch of {n} samples cannot be split into packs of {m}; use a --batch-size "
+                          f"divisible by {m}")
     return x.flatten(1).view(m, n // m, -1).transpose(0, 1).reshape(n // m, -1)
 
 

@@ -268,7 +268,8 @@ def test_zoo_skips_a_model_whose_step_fails_and_keeps_the_others(monkeypatch):
     monkeypatch.setattr(bench_module, "bench", fake_bench)
     zoo = bench_module.bench_zoo(BenchOptions(model="", shape=(1, 8, 8)), registry=get_registry())
     assert [b["model"] for b in zoo["benches"]] == ["good"]
-    assert zoo["skipped"] == [{"model": "bad", "reason": "failed: a batch of 64 samples cannot be split into packs of 3"}]
+    reason = "failed: a batch of 64 samples cannot be split into packs of 3"
+    assert zoo["skipped"] == [{"model": "bad", "reason": reason}]
 
 
 def test_zoo_includes_conditional_models_with_synthetic_labels():
