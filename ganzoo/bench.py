@@ -41,7 +41,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import __version__
-from .build import build
+from .build import build, build_extensions, build_gan, resolve_recipe, spec_from_recipe
 from .components import draw_latent
 from .errors import GanzooError
 from .extensions import StepContext, split_output
@@ -144,7 +144,11 @@ def _per_network(value: Any, net: str) -> Any:
 
 
 class LoopReference:
-    """The canonical GAN loop, generalised to the recipe's loss, n_critic and gradient penalty.
+    """The canonical GAN loop, generalised to the recipe: its loss, n_critic, and its regularisers and constraints
+    called as plain functions where a hand-written loop would put them (WGAN-GP's penalty, R1/R2 on the D pass's own
+    scores, lazily every k steps with the term times k, InfoGAN's mutual information, WGAN's clipping after the D
+    step), so both loops do the recipe's work. What the loop leaves out (augmentation, schedules, a simultaneous
+    update) is listed in `notes`.
 
     `tuned=False` is pytorch/examples' loop (eager fp32, `.item()` every step); `tuned=True` adds bf16 autocast
     where supported, channels-last for conv models, fused/foreach Adam and no per-step host sync.
@@ -152,8 +156,12 @@ class LoopReference:
 
     def __init__(self, model: str, shape: tuple[int, ...], data: torch.Tensor, batch: int, device: torch.device,
                  seed: int, registry: Registry, tuned: bool):
+        name, recipe = resolve_recipe(model, registry=registry)
+        spec = spec_from_recipe(name, recipe, tuple(shape), num_classes=bench_classes(model, registry),
+                                registry=registry)
         torch.manual_seed(seed)
-        self.gan = build(model, shape, registry=registry, num_classes=bench_classes(model, registry))
+        self.gan = build_gan(spec, registry)
+        extensions = build_extensions(spec, registry)
         self.tuned = tuned
         self.precision = "bf16" if tuned and bf16_supported(device) else "fp32"
         conv = _has_conv(self.gan.generator) or _has_conv(self.gan.discriminator)
@@ -168,10 +176,17 @@ class LoopReference:
         if getattr(r, "update", "alternating") != "alternating":
             self.notes.append(f"the reference loops alternate n_critic D steps and one G step; the recipe asks "
                               f"for a {r.update!r} update")
+        self.regs = {phase: [reg for _, reg in extensions.regularizers if reg.phase == phase] for phase in "DG"}
+        self.constraints = {phase: [c for _, c in extensions.constraints if c.phase == phase] for phase in "DG"}
+        if extensions.augment is not None:
+            self.notes.append(f"augmentation {spec.augment.name!r} is not part of the reference loops")
+        if extensions.schedules:
+            self.notes.append("the reference loops keep the recipe's learning rates and weights constant (its "
+                              "schedules change values, not work)")
         self.data = data.contiguous(memory_format=fmt) if self.channels_last else data
         self.batch, self.device = batch, device
         self.n_critic = r.n_critic
-        self.gp, self.gp_target = self._penalty_settings()
+        self.steps = 0
         # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step; the canonical PyTorch example loop reuses the fakes.
         self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
         self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
@@ -196,40 +211,29 @@ class LoopReference:
                     pass
         return cls(params, **kwargs)
 
-    def _penalty_settings(self) -> tuple[float, float]:
-        """(weight, target) of the interpolation penalty: a v0.1 loss's gradient_penalty_weight, or a recipe's
-        "gp"/"gp0" regulariser; other regularisers are not in the reference loops (noted)."""
-        loss = self.gan.loss
-        weight = float(getattr(loss, "gradient_penalty_weight", 0.0) or 0.0)
-        target = float(getattr(loss, "gradient_penalty_target", 1.0))
-        for ref in getattr(self.gan.recipe, "regularizers", ()) or ():
-            name = ref if isinstance(ref, str) else ref.get("name")
-            options = {} if isinstance(ref, str) else dict(ref)
-            if name in ("gp", "gp0"):
-                weight = float(options.get("weight", 10.0))
-                target = float(options.get("target", 1.0 if name == "gp" else 0.0))
-            else:
-                self.notes.append(f"regulariser {name!r} is not part of the reference loops")
-        return weight, target
-
     def _autocast(self):
         if self.precision == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
 
-    def _penalty(self, real, fake):
-        alpha = torch.rand(real.shape[0], *[1] * (real.ndim - 1), device=self.device)
-        x_hat = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
-        with self._autocast():
-            out = split_output(self.D(x_hat))[0].float().sum()
+    def _input_grad(self, scores: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """d(sum scores)/dx in float32 with its graph kept: `autograd.grad(..., create_graph=True)`."""
+        out = scores.float().sum()
         if self.penalty_grad_via_backward:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                torch.autograd.backward(out, inputs=[x_hat], create_graph=True)
-            grad = x_hat.grad
-        else:
-            (grad,) = torch.autograd.grad(out, x_hat, create_graph=True)
-        return ((grad.float().flatten(1).norm(2, dim=1) - self.gp_target) ** 2).mean()
+                torch.autograd.backward(out, inputs=[x], create_graph=True)
+            grad, x.grad = x.grad, None
+            return grad.float()
+        return torch.autograd.grad(out, x, create_graph=True)[0].float()
+
+    def _due(self, phase: str) -> list:
+        return [reg for reg in self.regs[phase] if self.steps % reg.every == 0]
+
+    def _regularize(self, due: list, ctx: StepContext) -> Optional[torch.Tensor]:
+        """The due terms, each times its `every` (lazy regularisation, Karras et al. 2020)."""
+        terms = [reg(ctx).float() * reg.every for reg in due]
+        return sum(terms[1:], terms[0]) if terms else None
 
     def _z(self):
         return draw_latent(self.G, self.batch, self.gan.latent_dim, None, self.device)
@@ -246,51 +250,69 @@ class LoopReference:
         scores, aux = split_output(self.D(x) if y is None else self.D(x, y))
         return scores.float().view(-1), aux
 
+    def _d_autocast(self, x, y=None):
+        with self._autocast():
+            return self._d(x, y)
+
     def _ctx(self, phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z):
-        """What a v2 loss reads (scores, labels, auxiliary outputs); regularisers are not part of the loops."""
-        return StepContext(step=1, total_steps=1, phase=phase, real=real, fake=fake, fake_scores=fake_out,
-                           real_scores=real_out, real_labels=y_real, fake_labels=y_fake, real_aux=real_aux,
-                           fake_aux=fake_aux, z=z, num_classes=self.gan.num_classes)
+        """What a v2 loss or regulariser reads: scores, labels, auxiliary outputs, D, input gradients, noise."""
+        return StepContext(step=self.steps, total_steps=10**9, phase=phase, real=real, fake=fake,
+                           fake_scores=fake_out, real_scores=real_out, real_labels=y_real, fake_labels=y_fake,
+                           real_aux=real_aux, fake_aux=fake_aux, z=z, num_classes=self.gan.num_classes,
+                           D=lambda x, labels=None: self._d_autocast(x, labels)[0], D_with_aux=self._d_autocast,
+                           input_grad=self._input_grad,
+                           rand=lambda n, *shape: torch.rand(n, *shape, device=self.device))
+
+    def _constrain(self, phase: str) -> None:
+        for constraint in self.constraints[phase]:  # e.g. WGAN's clamp of D's weights after its step
+            constraint(self.D if phase == "D" else self.G)
 
     def step(self) -> None:
         loss = self.gan.loss
         d_ctx, g_ctx = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
+        self.steps += 1
+        due_d, due_g = self._due("D"), self._due("G")
+        real_grad = any(reg.needs_real_grad for reg in due_d)
+        fake_grad = any(reg.needs_fake_grad for reg in due_d)
         for _ in range(self.n_critic):
             idx = torch.randint(self.data.shape[0], (self.batch,), device=self.device)
-            real = self.data[idx]
+            real = self.data[idx].requires_grad_(real_grad)
             y_real, y_fake, z = self._y(), self._y(), self._z()
             self.D.zero_grad()
             with self._autocast():
                 fake = self._g(z, y_fake)
+                fake_in = fake.detach().requires_grad_(fake_grad)
                 real_out, real_aux = self._d(real, y_real)
-                fake_out, fake_aux = self._d(fake.detach(), y_fake)
-            if d_ctx:
-                err_d = loss.discriminator_loss(real_out, fake_out, self._ctx(
-                    "D", real, fake.detach(), real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z))
-            else:
-                err_d = loss.discriminator_loss(real_out, fake_out)
-            if self.gp:
-                err_d = err_d + self.gp * self._penalty(real, fake.detach().float())
+                fake_out, fake_aux = self._d(fake_in, y_fake)
+            ctx = self._ctx("D", real, fake_in, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z)
+            err_d = loss.discriminator_loss(real_out, fake_out, ctx) if d_ctx \
+                else loss.discriminator_loss(real_out, fake_out)
+            reg = self._regularize(due_d, ctx)
+            if reg is not None:
+                err_d = err_d + reg
             err_d.backward()
             if not self.tuned:
                 d_x, d_g_z1 = real_out.mean().item(), fake_out.mean().item()
             self.opt_d.step()
+            self._constrain("D")
         self.G.zero_grad()
         with self._autocast():
             if self.fresh_g_noise:
                 z, y_fake = self._z(), self._y()
                 fake = self._g(z, y_fake)
             out, aux = self._d(fake, y_fake)
-            real_now = None
+            real_now = real_aux = None
             if getattr(loss, "needs_real_scores_in_g_step", False):
                 with torch.no_grad():
-                    real_now, real_aux = self._d(real, y_real)
-        if g_ctx:
-            err_g = loss.generator_loss(out, self._ctx("G", real, fake, real_now, out, real_aux, aux, y_real, y_fake, z))
-        else:
-            err_g = loss.generator_loss(out)
+                    real_now, real_aux = self._d(real.detach(), y_real)
+        ctx = self._ctx("G", real.detach(), fake, real_now, out, real_aux, aux, y_real, y_fake, z)
+        err_g = loss.generator_loss(out, ctx) if g_ctx else loss.generator_loss(out)
+        reg = self._regularize(due_g, ctx)
+        if reg is not None:
+            err_g = err_g + reg
         err_g.backward()
         self.opt_g.step()
+        self._constrain("G")
         if not self.tuned:
             _ = (err_d.item(), err_g.item(), d_x, d_g_z1, out.mean().item())
 

@@ -220,6 +220,9 @@ def recipe_view(spec: RunSpec) -> Recipe:
         loss_options=dict(spec.loss.options), citation=spec.citation,
         optimizer={"G": spec.optimizer_g.name, "D": spec.optimizer_d.name},
         regularizers=tuple(r.to_dict() for r in spec.regularizers),
+        augment=spec.augment.to_dict() if spec.augment is not None else None,
+        schedules=tuple(s.to_dict() for s in spec.schedules),
+        constraints=tuple(c.to_dict() for c in spec.constraints),
         conditional=spec.conditional, update=spec.update, generator_noise=spec.generator_noise,
     )
 

@@ -172,8 +172,10 @@ class AdversarialUpdate:
 
     def _score_pair(self, D: Callable, real: torch.Tensor, y_real: Optional[torch.Tensor], fake: torch.Tensor,
                     y_fake: Optional[torch.Tensor]):
-        """Scores of real and fake samples: one forward pass for per-sample critics, two otherwise."""
-        if self.fuse_d and (y_real is None) == (y_fake is None):
+        """Scores of real and fake samples: one forward pass for per-sample critics, two otherwise or when a
+        regulariser needs an input gradient (R1/R2): over a joint pass its double backward would run over both
+        halves, doubling the penalty's work."""
+        if self.fuse_d and (y_real is None) == (y_fake is None) and not (real.requires_grad or fake.requires_grad):
             y = None if y_real is None else torch.cat([y_real, y_fake])
             scores, aux = self.call_D(D, torch.cat([real, fake.to(real.dtype)]), y)
             k = scores.shape[0] // 2
