@@ -52,31 +52,17 @@ def _open_trainer(job: dict, run_dir: Path, progress):
     after. Refused with one line: continuing to fewer steps than the checkpoint's, and ``--resume`` of a run whose
     evaluations exist without a checkpoint (it would be started over, losing them)."""
     from ganzoo.config import TrainConfig
-    from ganzoo.registry import get_registry
+    from ganzoo.errors import GanzooError
     from ganzoo.runfolder import RunFolder
-    from ganzoo.trainer import Trainer, load_run_description
+    from ganzoo.trainer import Trainer, continue_run
 
-    run, every, path = RunFolder(run_dir), job["eval_every"], Path(job["path"])
-    if job.get("resume") and run.has_checkpoint():
-        from ganzoo.data import load_dataset
-
-        saved = run.read_config()
-        config = TrainConfig.from_dict(saved["train"])
-        config.out, config.steps = str(run_dir), job["steps"]
-        config.log_every = config.checkpoint_every = every
-        config.sample_every = max(job["steps"], every)
-        registry = get_registry()
-        dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
-                               seed=config.seed, registry=registry)
-        spec = load_run_description(run, registry, config, dataset).with_(steps=job["steps"])
-        trainer = Trainer(config, resume=run_dir, progress=progress, dataset=dataset, spec=spec)
-        if trainer.start_step > job["steps"]:
-            trainer.close()
-            raise SystemExit(f"{run_dir} is at step {trainer.start_step}, past --steps {job['steps']}; pass --steps "
-                             f">= {trainer.start_step} to continue it")
-        described = trainer.describe()  # config.json says what the continued run is (steps, log/checkpoint points)
-        trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
-        return trainer
+    every, path = job["eval_every"], Path(job["path"])
+    if job.get("resume") and RunFolder(run_dir).has_checkpoint():
+        points = dict(log_every=every, checkpoint_every=every, sample_every=max(job["steps"], every))
+        try:  # config.json is rewritten to say what the continued run is (steps, log/checkpoint points)
+            return continue_run(run_dir, steps=job["steps"], overrides=points, progress=progress, finished_ok=True)
+        except GanzooError as exc:
+            raise SystemExit(f"{exc} (--steps {job['steps']})") from None
     if job.get("resume") and path.exists() and read_run(path)[1]:
         raise SystemExit(f"{path} has evaluations but {run_dir} has no checkpoint to continue from (runs made before "
                          f"reproduce.py kept checkpoints); move the file aside or run without --resume")

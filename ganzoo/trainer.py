@@ -596,32 +596,58 @@ def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
     run.read_config()  # a missing folder or config.json is reported before the lock would create anything
     main = os.environ.get("RANK", "0") == "0"
     with (run.lock() if main else _no_lock()):  # a second trainer of this folder is refused, naming our pid
-        saved = run.read_config()
-        config = TrainConfig.from_dict(saved["train"])
-        config.out = str(run.path)
-        if not restart:
-            run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
-        registry = registry or get_registry()
-        dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
-                               seed=config.seed, registry=registry)
-        spec = load_run_description(run, registry, config, dataset)
-        if steps is not None:
-            spec = spec.with_(steps=int(steps))
-            config.steps = int(steps)
         if restart:
+            _, config, dataset, spec = _saved_run(run, steps, None, registry)
             trainer = Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset,
                               spec=spec, restart=True, notice=notice)
             return trainer.fit()
-        trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
-                          dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
-        if trainer.start_step >= trainer.config.steps:
-            trainer.close()
-            raise GanzooError(f"the run in {run.path} is already at step {trainer.start_step}; pass --steps larger "
-                              f"than that to continue")
-        if steps is not None and trainer.dist.is_main:
-            described = trainer.describe()
-            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
-        return trainer.fit()
+        return continue_run(run.path, steps=steps, progress=progress, registry=registry, console=console,
+                            from_previous=from_previous, notice=notice).fit()
+
+
+def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optional[dict[str, Any]] = None,
+                 progress: Any = False, registry: Optional[Registry] = None, console: Any = None,
+                 from_previous: bool = False, notice: Optional[Notice] = None,
+                 finished_ok: bool = False) -> "Trainer":
+    """The Trainer that continues a run from its checkpoint (to `steps` when given), restored and holding the
+    folder's lock: call ``fit()`` on it (or ``close()``). `overrides` sets run settings that do not change the
+    training math (e.g. ``log_every``, ``checkpoint_every``); config.json is rewritten to describe the continued run
+    when `steps` or `overrides` change it. A run already at `steps` or past it is refused with one line, unless
+    ``finished_ok`` and it is exactly there (the caller only wants the trained state)."""
+    run = RunFolder(Path(run_dir))
+    run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
+    saved, config, dataset, spec = _saved_run(run, steps, overrides, registry)
+    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
+                      dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
+    at, end = trainer.start_step, trainer.config.steps
+    if at > end or (at == end and not finished_ok):
+        trainer.close()
+        raise GanzooError(f"the run in {run.path} is already at step {at}; pass --steps larger than that to "
+                          f"continue")
+    if (steps is not None or overrides) and trainer.dist.is_main:
+        described = trainer.describe()
+        trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+    return trainer
+
+
+def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[str, Any]],
+               registry: Optional[Registry]) -> tuple[dict, TrainConfig, Dataset, RunSpec]:
+    """A run folder's config.json, its settings (with `steps` and `overrides` applied), dataset and saved spec."""
+    saved = run.read_config()
+    config = TrainConfig.from_dict(saved["train"])
+    config.out = str(run.path)
+    for key, value in (overrides or {}).items():
+        if not hasattr(config, key):
+            raise GanzooError(f"unknown run setting {key!r} to override")
+        setattr(config, key, value)
+    registry = registry or get_registry()
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
+                           seed=config.seed, registry=registry)
+    spec = load_run_description(run, registry, config, dataset)
+    if steps is not None:
+        spec = spec.with_(steps=int(steps))
+        config.steps = int(steps)
+    return saved, config, dataset, spec
 
 
 class _no_lock:
