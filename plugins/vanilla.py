@@ -16,44 +16,72 @@ from torch import nn
 import ganzoo
 
 
-class MLPGenerator(nn.Module):
-    """Noise -> hidden ReLU layers -> sample; tanh output for images, linear output for points."""
+ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
+               "tanh": nn.Tanh}
+INITS = ("default", "orthogonal")
 
-    def __init__(self, shape, latent_dim, hidden=(256, 512), normalization="none"):
+
+def _check_options(activation: str, init: str) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, not {init!r}")
+
+
+def _initialise(module: nn.Module, init: str, gain: float) -> None:
+    """PyTorch's default, or orthogonal weights (times `gain`) with zero biases: the 2-D networks of Unrolled GAN,
+    VEEGAN and GDPP (tf.orthogonal_initializer(gain=1.4))."""
+    if init == "orthogonal":
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.orthogonal_(layer.weight, gain=gain)
+                nn.init.zeros_(layer.bias)
+
+
+class MLPGenerator(nn.Module):
+    """Noise -> hidden layers (ReLU by default) -> sample; tanh output for images, linear output for points."""
+
+    def __init__(self, shape, latent_dim, hidden=(256, 512), normalization="none", activation="relu",
+                 init="default", gain=1.0):
         super().__init__()
+        _check_options(activation, init)
         self.shape = tuple(shape)
         layers, width = [], latent_dim
         for h in hidden:
             layers.append(nn.Linear(width, h))
             if normalization == "batch":
                 layers.append(nn.BatchNorm1d(h))
-            layers.append(nn.ReLU(inplace=True))
+            layers.append(ACTIVATIONS[activation]())
             width = h
         layers.append(nn.Linear(width, math.prod(self.shape)))
         if len(self.shape) == 3:  # images live in [-1, 1]
             layers.append(nn.Tanh())
         self.net = nn.Sequential(*layers)
+        _initialise(self, init, gain)
 
     def forward(self, z):
         return self.net(z).view(z.shape[0], *self.shape)
 
 
 class MLPDiscriminator(nn.Module):
-    """Sample -> hidden LeakyReLU(0.2) layers -> one logit/score per sample."""
+    """Sample -> hidden layers (LeakyReLU(0.2) by default) -> one logit/score per sample."""
 
-    def __init__(self, shape, hidden=(512, 256), normalization="none"):
+    def __init__(self, shape, hidden=(512, 256), normalization="none", activation="leaky_relu", init="default",
+                 gain=1.0):
         super().__init__()
         if normalization not in ("none", "layer"):
             raise ValueError(f"normalization must be 'none' or 'layer', not {normalization!r}")
+        _check_options(activation, init)
         layers, width = [], math.prod(shape)
         for h in hidden:
             layers.append(nn.Linear(width, h))
             if normalization == "layer":
                 layers.append(nn.LayerNorm(h))
-            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            layers.append(ACTIVATIONS[activation]())
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        _initialise(self, init, gain)
         self.per_sample = True  # each score depends on its own sample only: the trainer may batch real and fake
 
     def forward(self, x):

@@ -54,7 +54,18 @@ def register_models(register):
             discriminator_options={"normalization": "none"},
             regularizers=({"name": "gp", "weight": 10.0, "target": 1.0},),
             generator_noise="fresh",
-            citation="Gulrajani et al. 2017, WGAN-GP: lambda 10, n_critic 5, Adam(1e-4, betas (0, 0.9)), no critic batch norm.",
+            # On 2-D points: the synthetic protocol of GDPP (Elfeki et al. 2019), whose Table 1 has the WGAN-GP row
+            # this is compared with (the Unrolled GAN / VEEGAN networks from the authors' gdppgan_Synthetic.py:
+            # G z 256 -> 2 x 128 tanh -> 2, D 2 x 128 tanh -> 1, orthogonal init gain 1.4; batch 512; Adam beta1
+            # 0.5 with lr 1e-3 (G) and 1e-4 (D); 25k iterations). GDPP does not state its WGAN-GP settings: the
+            # penalty (lambda 10), n_critic 5 and fresh noise for G are Gulrajani et al.'s Algorithm 1.
+            variants={"vector": dict(
+                latent_dim=256, batch_size=512, steps=25_000, lr_g=1e-3, lr_d=1e-4, betas=(0.5, 0.999),
+                generator_options={"hidden": (128, 128), "activation": "tanh", "init": "orthogonal", "gain": 1.4},
+                discriminator_options={"hidden": (128, 128), "activation": "tanh", "init": "orthogonal",
+                                       "gain": 1.4})},
+            citation="Gulrajani et al. 2017, WGAN-GP: lambda 10, n_critic 5, Adam(1e-4, betas (0, 0.9)), no critic "
+                     "batch norm. 2-D points: GDPP's synthetic protocol (Elfeki et al. 2019, Table 1).",
         ),
         "Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
     )
