@@ -1,7 +1,7 @@
-"""Reproduce PacGAN's 2-D table (Lin et al. 2018, Table 1) on its own protocol, N seeds per (model, dataset).
+"""Reproduce the 2-D mixture tables (PacGAN, VEEGAN, GDPP) on their protocol, N seeds per (model, dataset).
 
-Each run trains with the recipe's 2-D variant (the authors' networks and optimiser, simultaneous updates) and is
-evaluated every K steps on 2,500 generated samples: modes captured, high-quality fraction (within 3 std of a mode)
+Each run trains with the recipe's 2-D variant (vanilla/pacgan: PacGAN's networks and optimiser, simultaneous
+updates; wgan-gp: GDPP's synthetic protocol, compared with GDPP Table 1's WGAN-GP row) and is evaluated every K steps on 2,500 generated samples: modes captured, high-quality fraction (within 3 std of a mode)
 and reverse KL, for the raw generator (as the paper) and an EMA of it (0.999, reported beside; it does not change
 training). Runs go to worker processes with one thread each (two 1-thread processes use 2 cores best); every
 evaluation is appended to RESULTS/runs/*.jsonl as it happens, so an interrupted table keeps what it measured.
@@ -11,8 +11,10 @@ evaluation is appended to RESULTS/runs/*.jsonl as it happens, so an interrupted 
     python benchmarks/reproduce.py --seeds 3 --steps 400000 --eval-every 2000 --jobs 2 --resume
                                                         # continue every run from its checkpoint to the paper's
                                                         # 400k steps (any number of pieces; equals one straight run)
+    python benchmarks/reproduce.py --models wgan-gp --seeds 3 --steps 25000 --eval-every 1000 --jobs 1 --out DIR
+                                                        # GDPP's WGAN-GP row (25k iterations)
 
-Writes RESULTS/pacgan2d.json and RESULTS/pacgan2d.md (mean +- standard error over seeds, next to the paper's rows).
+Writes RESULTS/pacgan2d.json and RESULTS/pacgan2d.md (mean +- standard error over seeds, next to the papers' rows).
 """
 
 from __future__ import annotations
@@ -31,17 +33,45 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reproduce-pacgan2d"
 
-#: PacGAN (Lin et al. 2018) Table 1: mean over 10 runs; (modes, high-quality %, reverse KL).
+#: Published 2-D results shown beside a (model, dataset) row: (source, its row, modes, high-quality %, reverse KL or
+#: None, training iterations). PacGAN (Lin et al. 2018) Table 1: mean over 10 runs, 400k iterations. VEEGAN
+#: (Srivastava et al. 2017) Table 1: mean over 5 runs, its own networks. GDPP (Elfeki et al. 2019) Table 1: 5 runs
+#: of 25k iterations (networks in the authors' gdppgan_Synthetic.py); its first four rows are VEEGAN's.
 PUBLISHED = {
-    ("vanilla", "ring8"): ("GAN", 6.3, 98.2, 0.45),
-    ("pacgan2", "ring8"): ("PacGAN2", 7.9, 95.6, 0.07),
-    ("pacgan3", "ring8"): ("PacGAN3", 7.8, 97.7, 0.10),
-    ("pacgan", "ring8"): ("PacGAN4", 7.8, 95.9, 0.07),
-    ("vanilla", "grid25"): ("GAN", 17.3, 94.8, 0.70),
-    ("pacgan2", "grid25"): ("PacGAN2", 23.8, 91.3, 0.13),
-    ("pacgan3", "grid25"): ("PacGAN3", 24.6, 94.2, 0.06),
-    ("pacgan", "grid25"): ("PacGAN4", 24.8, 93.6, 0.04),
+    ("vanilla", "ring8"): [("PacGAN T1", "GAN", 6.3, 98.2, 0.45, "400k"), ("VEEGAN T1", "GAN", 1, 99.3, None, "-")],
+    ("pacgan2", "ring8"): [("PacGAN T1", "PacGAN2", 7.9, 95.6, 0.07, "400k")],
+    ("pacgan3", "ring8"): [("PacGAN T1", "PacGAN3", 7.8, 97.7, 0.10, "400k")],
+    ("pacgan", "ring8"): [("PacGAN T1", "PacGAN4", 7.8, 95.9, 0.07, "400k")],
+    ("wgan-gp", "ring8"): [("GDPP T1", "WGAN-GP", 6.8, 59.6, None, "25k")],
+    ("vanilla", "grid25"): [("PacGAN T1", "GAN", 17.3, 94.8, 0.70, "400k"), ("VEEGAN T1", "GAN", 3.3, 0.5, None, "-")],
+    ("pacgan2", "grid25"): [("PacGAN T1", "PacGAN2", 23.8, 91.3, 0.13, "400k")],
+    ("pacgan3", "grid25"): [("PacGAN T1", "PacGAN3", 24.6, 94.2, 0.06, "400k")],
+    ("pacgan", "grid25"): [("PacGAN T1", "PacGAN4", 24.8, 93.6, 0.04, "400k")],
+    ("wgan-gp", "grid25"): [("GDPP T1", "WGAN-GP", 24.2, 28.7, None, "25k")],
 }
+#: Rows of those tables with no ganzoo model, printed for context: (source, row, ring8 modes, ring8 HQ %, grid25
+#: modes, grid25 HQ %).
+CONTEXT = [
+    ("VEEGAN T1", "ALI", 2.8, 0.13, 15.8, 1.6),
+    ("VEEGAN T1", "Unrolled GAN", 7.6, 35.6, 23.6, 16.0),
+    ("VEEGAN T1", "VEEGAN", 8.0, 52.9, 24.6, 40.0),
+    ("GDPP T1", "GDPP-GAN", 8.0, 71.7, 24.8, 68.5),
+]
+SOURCES = ("PacGAN T1: Lin et al. 2018, Table 1 (10 runs, 400k iterations). VEEGAN T1: Srivastava et al. 2017, "
+           "Table 1 (5 runs; read from the authors' project page, akashgit/VEEGAN tab.png). GDPP T1: Elfeki et al. "
+           "2019, Table 1 (arXiv v1; 5 runs of 25k iterations with the networks of the authors' gdppgan_Synthetic.py; its GAN/ALI/Unrolled/VEEGAN rows "
+           "are VEEGAN's). All evaluate 2,500 samples, high quality within 3 std; the ring code of VEEGAN/GDPP "
+           "places its 8 centres with linspace(0, 2pi, 8), so two coincide (7 distinct modes), unlike PacGAN's and "
+           "ours.")
+
+
+def _published_text(entries) -> str:
+    if not entries:
+        return "-"
+    parts = []
+    for source, row, modes, hq, rkl, steps in entries:
+        parts.append(f"{source} {row}: {modes} / {hq}" + (f" / {rkl}" if rkl is not None else "") + f" ({steps})")
+    return "<br>".join(parts)
 
 
 def _open_trainer(job: dict, run_dir: Path, progress):
@@ -197,7 +227,7 @@ def _fmt(pair: tuple, scale: float = 1.0, digits: int = 1) -> str:
 
 def markdown(summary: dict) -> str:
     lines = [
-        "# PacGAN 2-D table (Lin et al. 2018, Table 1) reproduced with ganzoo",
+        "# The 2-D mixture tables (PacGAN, VEEGAN, GDPP) reproduced with ganzoo",
         "",
         f"Command: `{summary['command']}`  ",
         f"Commit: {summary['commit']}{' (with uncommitted changes)' if summary['dirty'] else ''}; "
@@ -210,18 +240,21 @@ def markdown(summary: dict) -> str:
         "EMA = an exponential moving average of it (decay 0.999), reported beside.",
         "",
         "| dataset | model | seeds | steps | modes (raw) | HQ % (raw) | reverse KL (raw) | modes (EMA) | HQ % (EMA) "
-        "| reverse KL (EMA) | published (modes / HQ % / rKL, 400k steps) |",
+        "| reverse KL (EMA) | published: modes / HQ % / rKL (iterations) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in summary["rows"]:
-        pub = r["published"]
-        pub_text = f"{pub[0]}: {pub[1]} / {pub[2]} / {pub[3]}" if pub else "-"
+        pub_text = _published_text(r["published"])
         lines.append(
             f"| {r['dataset']} | {r['model']} | {r['seeds_complete']}/{r['seeds_total']} | {r['steps']} | "
             f"{_fmt(r['raw_modes_captured'])} | {_fmt(r['raw_high_quality_fraction'], 100)} | "
             f"{_fmt(r['raw_reverse_kl'], 1, 3)} | {_fmt(r['ema_modes_captured'])} | "
             f"{_fmt(r['ema_high_quality_fraction'], 100)} | {_fmt(r['ema_reverse_kl'], 1, 3)} | {pub_text} |")
-    lines += ["", "Convergence (raw high-quality fraction of the first seed at each evaluation) is in pacgan2d.json "
+    lines += ["", "Published rows with no ganzoo model, for context (modes / HQ %):", "",
+              "| source | row | ring8 | grid25 |", "|---|---|---|---|"]
+    lines += [f"| {src} | {row} | {rm} / {rh} | {gm} / {gh} |" for src, row, rm, rh, gm, gh in CONTEXT]
+    lines += ["", f"Sources: {SOURCES}", "",
+              "Convergence (raw high-quality fraction of the first seed at each evaluation) is in pacgan2d.json "
               "(`curve`) and every evaluation of every run in runs/*.jsonl.", ""]
     return "\n".join(lines)
 

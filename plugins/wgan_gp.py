@@ -55,7 +55,7 @@ def register_models(register):
             regularizers=({"name": "gp", "weight": 10.0, "target": 1.0},),
             generator_noise="fresh",
             # On 2-D points: the synthetic protocol of GDPP (Elfeki et al. 2019), whose Table 1 has the WGAN-GP row
-            # this is compared with (the Unrolled GAN / VEEGAN networks from the authors' gdppgan_Synthetic.py:
+            # this is compared with (the networks of the authors' gdppgan_Synthetic.py:
             # G z 256 -> 2 x 128 tanh -> 2, D 2 x 128 tanh -> 1, orthogonal init gain 1.4; batch 512; Adam beta1
             # 0.5 with lr 1e-3 (G) and 1e-4 (D); 25k iterations). GDPP does not state its WGAN-GP settings: the
             # penalty (lambda 10), n_critic 5 and fresh noise for G are Gulrajani et al.'s Algorithm 1.

@@ -1,5 +1,6 @@
 """benchmarks/reproduce.py: a run continued with --resume equals one trained straight through, so the 400k-step
-PacGAN table can be built in pieces (sessions, machines) without changing its numbers."""
+PacGAN table can be built in pieces (sessions, machines) without changing its numbers; the table stands beside the
+published rows (PacGAN, VEEGAN, GDPP), and wgan-gp's 2-D variant is GDPP's protocol."""
 
 from __future__ import annotations
 
@@ -108,3 +109,52 @@ def test_resume_refuses_fewer_steps_and_evaluations_without_a_checkpoint(reprodu
     with pytest.raises(SystemExit, match="no checkpoint"):
         _run(reproduce, _job(tmp_path, 40, resume=True))
     assert [e["step"] for e in _evals(tmp_path)] == [10, 20, 30]
+
+
+def test_table_puts_each_papers_rows_beside_the_model_and_lists_the_others(reproduce, tmp_path):
+    """A wgan-gp row stands beside GDPP Table 1's WGAN-GP row; vanilla beside PacGAN's and VEEGAN's GAN rows; the
+    rows with no ganzoo model (ALI, Unrolled GAN, VEEGAN, GDPP-GAN) are listed for context."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for model, hq in (("wgan-gp", 0.5), ("vanilla", 0.9)):
+        for seed in (0, 1):
+            header = {"model": model, "dataset": "ring8", "seed": seed, "steps": 10, "precision": "fp32", "spec": {}}
+            final = {"modes_captured": 8, "modes_total": 8, "high_quality_fraction": hq + 0.1 * seed, "reverse_kl": 0.0}
+            records = [{"header": header}, {"step": 10, "seconds": 1.0, "raw": final, "ema": final}]
+            (runs / f"ring8-{model}-seed{seed}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    summary = reproduce.summarize(tmp_path, "python benchmarks/reproduce.py --summarize-only")
+    table = (tmp_path / "pacgan2d.md").read_text()
+    rows = {r["model"]: r for r in summary["rows"]}
+    assert rows["wgan-gp"]["raw_high_quality_fraction"][0] == pytest.approx(0.55)  # mean of the two seeds
+    assert rows["wgan-gp"]["raw_high_quality_fraction"][1] == pytest.approx(0.05)  # standard error: sd / sqrt(2)
+    wgan_line = next(line for line in table.splitlines() if "| wgan-gp |" in line)
+    assert "55.0 ± 5.0" in wgan_line and "GDPP T1 WGAN-GP: 6.8 / 59.6 (25k)" in wgan_line
+    vanilla_line = next(line for line in table.splitlines() if "| vanilla |" in line)
+    assert "PacGAN T1 GAN: 6.3 / 98.2 / 0.45 (400k)" in vanilla_line and "VEEGAN T1 GAN: 1 / 99.3" in vanilla_line
+    for context in ("| VEEGAN T1 | Unrolled GAN | 7.6 / 35.6 | 23.6 / 16.0 |", "| GDPP T1 | GDPP-GAN |"):
+        assert context in table
+
+
+def test_wgan_gp_2d_variant_is_gdpps_protocol_and_its_images_are_unchanged():
+    gan = ganzoo.build("wgan-gp", (2,))
+    r = gan.recipe
+    assert (gan.latent_dim, r.batch_size, r.steps, r.lr_g, r.lr_d, tuple(r.betas), r.n_critic) == \
+        (256, 512, 25_000, 1e-3, 1e-4, (0.5, 0.999), 5)
+    linears = [m for m in gan.generator.modules() if isinstance(m, torch.nn.Linear)]
+    assert [m.out_features for m in linears] == [128, 128, 2]
+    assert sum(isinstance(m, torch.nn.Tanh) for m in gan.discriminator.modules()) == 2
+    for m in linears:  # orthogonal with gain 1.4: every singular value is 1.4; zero biases
+        assert torch.allclose(torch.linalg.svdvals(m.weight), torch.full((min(m.weight.shape),), 1.4), atol=1e-4)
+        assert not m.bias.any()
+    image = ganzoo.build("wgan-gp", (1, 8, 8)).recipe
+    assert (image.batch_size, image.lr_g, tuple(image.betas)) == (64, 1e-4, (0.0, 0.9))
+
+
+def test_mlp_options_are_checked_with_one_line():
+    from ganzoo.build import call_factory
+
+    factory = ganzoo.get_registry().get("generator", "mlp").obj
+    with pytest.raises(ganzoo.GanzooError, match="cannot be built.*activation must be one of relu, leaky_relu, tanh"):
+        call_factory("generator", "mlp", factory, (2,), 2, activation="swish")
+    with pytest.raises(ganzoo.GanzooError, match="init must be one of default, orthogonal"):
+        call_factory("generator", "mlp", factory, (2,), 2, init="xavier")
