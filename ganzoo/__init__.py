@@ -29,10 +29,11 @@ __all__ = [
     "GAN", "Dataset", "DatasetRequest", "GanzooError", "Loss", "Recipe", "TrainConfig", "TrainResult", "Trainer",
     "build", "get_registry", "hookimpl", "list_models", "load_dataset", "reset_registry", "resume", "train",
 ]
-__all__ += ["Logger", "load"]
+__all__ += ["Logger", "load", "continue_run"]
 #: the run loop is imported on first use (``ganzoo.train``, ``from ganzoo import Trainer``), so ``import ganzoo``
 #: for building, loading or sampling never pulls in the trainer
-_LAZY = {"train": "trainer", "resume": "trainer", "Trainer": "trainer", "TrainResult": "trainer"}
+_LAZY = {"train": "trainer", "resume": "trainer", "continue_run": "trainer", "Trainer": "trainer",
+         "TrainResult": "trainer"}
 
 
 def __getattr__(name: str):

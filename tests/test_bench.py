@@ -305,13 +305,45 @@ def test_zoo_skips_a_model_whose_step_fails_and_keeps_the_others(monkeypatch):
     def fake_bench(options, registry=None, progress=None, peaks=None):
         if options.model == "bad":
             raise ValueError("a batch of 64 samples cannot be split into packs of 3")
-        return {"model": options.model}
+        return {"model": options.model, "results": []}
 
     monkeypatch.setattr(bench_module, "bench", fake_bench)
     zoo = bench_module.bench_zoo(BenchOptions(model="", shape=(1, 8, 8)), registry=get_registry())
     assert [b["model"] for b in zoo["benches"]] == ["good"]
     reason = "failed: a batch of 64 samples cannot be split into packs of 3"
     assert zoo["skipped"] == [{"model": "bad", "reason": reason}]
+
+
+def test_zoo_mfu_uses_the_largest_peak_measured_over_the_run(monkeypatch):
+    """A peak measured in a slow moment would push MFU over 1: the zoo measures again after every model and computes
+    every model's MFU against the largest."""
+    measured = iter([100.0, 300.0, 200.0, 150.0])  # before the first model, then after each of the three
+    monkeypatch.setattr(bench_module, "measure_peak_flops", lambda device, p, size=None: next(measured))
+    monkeypatch.setattr(bench_module, "buildable_models", lambda shape, registry=None: (["a", "b", "c"], []))
+
+    def fake_bench(options, registry=None, progress=None, peaks=None):
+        if not peaks:
+            peaks["fp32"] = bench_module.measure_peak_flops(CPU, "fp32")
+        return {"model": options.model, "results": [{"precision": "fp32", "achieved_flops": 60.0}]}
+
+    monkeypatch.setattr(bench_module, "bench", fake_bench)
+    zoo = bench_module.bench_zoo(BenchOptions(model="", shape=(1, 8, 8)), registry=get_registry())
+    assert zoo["peak_flops"] == {"fp32": 300.0}
+    assert [r["mfu"] for b in zoo["benches"] for r in b["results"]] == [0.2, 0.2, 0.2]
+
+
+def test_bench_measures_its_peaks_before_and_after_the_rounds_and_keeps_the_larger(monkeypatch):
+    calls = []
+
+    def fake_peak(device, precision, size=None):
+        calls.append(precision)
+        return 1e6 if len(calls) <= 2 else 1e15  # a slow first measurement, a true one after the rounds
+
+    monkeypatch.setattr(bench_module, "measure_peak_flops", fake_peak)
+    report = bench(_tiny("vanilla", rounds=1))
+    assert sorted(calls) == sorted(PRECISIONS * 2) and set(report["peak_flops"].values()) == {1e15}
+    assert all(0 < r["mfu"] < 1e-3 for r in report["results"])
+    assert "larger of two measurements" in report["peak_flops_measures"]
 
 
 def test_zoo_includes_conditional_models_with_synthetic_labels():
