@@ -143,11 +143,15 @@ def run_one(job: dict) -> dict:
 
     trainer = state["trainer"] = _open_trainer(job, path.with_suffix(""), on_event)
     try:
+        kept, commands = [], []  # a continued run keeps its evaluations up to its checkpoint, their seconds and
+        if trainer.start_step and path.exists():  # the commands that made them
+            before, evals = read_run(path)
+            kept = [e for e in evals if e["step"] <= trainer.start_step]
+            commands = list((before or {}).get("commands", []))
+        if job.get("command") and job["command"] not in commands:
+            commands.append(job["command"])
         header = {"model": job["model"], "dataset": job["dataset"], "seed": job["seed"], "steps": job["steps"],
-                  "precision": job["precision"], "spec": trainer.spec.to_dict()}
-        kept = []  # a continued run keeps its evaluations up to its checkpoint, and the seconds they took
-        if trainer.start_step and path.exists():
-            kept = [e for e in read_run(path)[1] if e["step"] <= trainer.start_step]
+                  "precision": job["precision"], "spec": trainer.spec.to_dict(), "commands": commands}
         state["offset"] = kept[-1]["seconds"] if kept else 0.0
         state["start"] = time.perf_counter()
         with open(path, "w") as f:
@@ -198,7 +202,10 @@ def summarize(results: Path, command: str, wall: float | None = None) -> dict:
         if not header or not evals:
             continue
         groups.setdefault((header["model"], header["dataset"]), []).append((header, evals))
-    rows = []
+    rows, made_by = [], []
+    for runs in groups.values():
+        for header, _ in runs:
+            made_by += [c for c in header.get("commands", []) if c not in made_by]
     for (model, dataset), runs in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         complete = [(h, e) for h, e in runs if e[-1]["step"] == h["steps"]]
         row = {"model": model, "dataset": dataset, "seeds_total": len(runs), "seeds_complete": len(complete),
@@ -211,7 +218,7 @@ def summarize(results: Path, command: str, wall: float | None = None) -> dict:
         row["curve"] = {str(e["step"]): e["raw"]["high_quality_fraction"] for e in runs[0][1]}
         row["published"] = PUBLISHED.get((model, dataset))
         rows.append(row)
-    summary = {"command": command, "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain")),
+    summary = {"command": command, "made_by": made_by, "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain")),
                "machine": f"{platform.machine()} {os.cpu_count()} cores", "wall_seconds": wall, "rows": rows}
     (results / "pacgan2d.json").write_text(json.dumps(summary, indent=1) + "\n")
     (results / "pacgan2d.md").write_text(markdown(summary))
@@ -229,7 +236,9 @@ def markdown(summary: dict) -> str:
     lines = [
         "# The 2-D mixture tables (PacGAN, VEEGAN, GDPP) reproduced with ganzoo",
         "",
-        f"Command: `{summary['command']}`  ",
+        *([f"Commands that made the runs: {', '.join(f'`{c}`' for c in summary['made_by'])}  "]
+          if summary.get("made_by") else []),
+        f"{'Summarised by' if summary.get('made_by') else 'Command'}: `{summary['command']}`  ",
         f"Commit: {summary['commit']}{' (with uncommitted changes)' if summary['dirty'] else ''}; "
         f"machine: {summary['machine']}; wall time of the whole table: "
         f"{'%.0f s' % summary['wall_seconds'] if summary['wall_seconds'] else 'n/a (summarised from run files)'}.",
@@ -287,7 +296,7 @@ def main(argv=None) -> int:
         return 0
     (args.out / "runs").mkdir(parents=True, exist_ok=True)
     jobs = [dict(model=m, dataset=d, seed=s, steps=args.steps, eval_every=args.eval_every, precision=args.precision,
-                 resume=args.resume, path=str(args.out / "runs" / f"{d}-{m}-seed{s}.jsonl"))
+                 resume=args.resume, path=str(args.out / "runs" / f"{d}-{m}-seed{s}.jsonl"), command=command)
             for s in range(args.seeds) for d in args.datasets.split(",") for m in args.models.split(",")]
     os.environ["OMP_NUM_THREADS"] = "1"
     start = time.perf_counter()

@@ -38,9 +38,9 @@ def test_resumed_run_equals_straight_run(reproduce, tmp_path):
     threads = torch.get_num_threads()
     try:
         reproduce.run_one(_job(tmp_path / "straight", 30))
-        reproduce.run_one(_job(tmp_path / "pieces", 20))
+        reproduce.run_one({**_job(tmp_path / "pieces", 20), "command": "first piece"})
         assert [e["step"] for e in _evals(tmp_path / "pieces")] == [10, 20]
-        reproduce.run_one(_job(tmp_path / "pieces", 30, resume=True))
+        reproduce.run_one({**_job(tmp_path / "pieces", 30, resume=True), "command": "second piece"})
     finally:
         torch.set_num_threads(threads)
     straight, pieces = _evals(tmp_path / "straight"), _evals(tmp_path / "pieces")
@@ -48,13 +48,15 @@ def test_resumed_run_equals_straight_run(reproduce, tmp_path):
     for a, b in zip(straight, pieces):
         assert a["raw"] == b["raw"] and a["ema"] == b["ema"]
     header = json.loads((tmp_path / "pieces" / "runs" / "ring8-vanilla-seed0.jsonl").read_text().splitlines()[0])
-    assert header["header"]["steps"] == 30
+    assert header["header"]["steps"] == 30 and header["header"]["commands"] == ["first piece", "second piece"]
     g1 = ganzoo.load(tmp_path / "straight" / "runs" / "ring8-vanilla-seed0").generator.state_dict()
     g2 = ganzoo.load(tmp_path / "pieces" / "runs" / "ring8-vanilla-seed0").generator.state_dict()
     assert g1.keys() == g2.keys() and all(torch.equal(g1[k], g2[k]) for k in g1)
     assert (tmp_path / "pieces" / "runs" / "ring8-vanilla-seed0.png").stat().st_size > 0
     summary = reproduce.summarize(tmp_path / "pieces", "cmd")
     assert summary["rows"][0]["seeds_complete"] == 1 and summary["rows"][0]["steps"] == 30
+    table = (tmp_path / "pieces" / "pacgan2d.md").read_text()
+    assert "Commands that made the runs: `first piece`, `second piece`" in table and "Summarised by: `cmd`" in table
 
 
 def test_without_resume_a_run_starts_over(reproduce, tmp_path):
