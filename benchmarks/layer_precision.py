@@ -5,8 +5,12 @@ bf16 autocast vs fp32, median of 30 calls after 5 warm-up calls, in one process:
 
     python benchmarks/layer_precision.py
 
-Measured on the 2-core AVX-512-bf16 machine (session 4): bf16 was faster for every layer, thin ones included
-(D conv1 with input gradient 4.5 vs 8.6 ms, G's last deconvolution 4.7 vs 5.7 ms), so no such policy pays here.
+Measured on the 2-core AVX-512-bf16 machine (benchmarks/results/layer-precision.txt, three processes): the thin
+first D layer is about as fast in fp32 as in bf16 (forward+backward 1.4-1.6 vs 1.6-1.9 ms), the wide layers are
+faster in bf16, so a per-layer fp32 policy would save under 1 ms of a ~110 ms dcgan step. The bf16 backward kernels
+ran at one of two speeds per process: the three kept ran D's 64->128 layer in 10.2-10.3 ms, while three earlier
+processes the same day took 12.7-13.4 ms and the thin layers' bf16 backward 2x longer (not kept): a source of spread
+between benchmark runs. (The "G step" row also computes D's weight gradients, which the trainer's G step skips.)
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Reproduce the 2-D mixture tables (PacGAN, VEEGAN, GDPP) on their protocol, N seeds per (model, dataset).
 
 Each run trains with the recipe's 2-D variant (vanilla/pacgan: PacGAN's networks and optimiser, simultaneous
-updates; wgan-gp: GDPP's synthetic protocol, compared with GDPP Table 1's WGAN-GP row) and is evaluated every K steps on 2,500 generated samples: modes captured, high-quality fraction (within 3 std of a mode)
+updates; wgan-gp: GDPP's synthetic protocol, compared with GDPP Table 1's WGAN-GP row) and is evaluated every K
+steps on 2,500 generated samples: modes captured, high-quality fraction (within 3 std of a mode)
 and reverse KL, for the raw generator (as the paper) and an EMA of it (0.999, reported beside; it does not change
 training). Runs go to worker processes with one thread each (two 1-thread processes use 2 cores best); every
 evaluation is appended to RESULTS/runs/*.jsonl as it happens, so an interrupted table keeps what it measured.
@@ -59,10 +60,12 @@ CONTEXT = [
 ]
 SOURCES = ("PacGAN T1: Lin et al. 2018, Table 1 (10 runs, 400k iterations). VEEGAN T1: Srivastava et al. 2017, "
            "Table 1 (5 runs; read from the authors' project page, akashgit/VEEGAN tab.png). GDPP T1: Elfeki et al. "
-           "2019, Table 1 (arXiv v1; 5 runs of 25k iterations with the networks of the authors' gdppgan_Synthetic.py; its GAN/ALI/Unrolled/VEEGAN rows "
-           "are VEEGAN's). All evaluate 2,500 samples, high quality within 3 std; the ring code of VEEGAN/GDPP "
-           "places its 8 centres with linspace(0, 2pi, 8), so two coincide (7 distinct modes), unlike PacGAN's and "
-           "ours.")
+           "2019, Table 1 (arXiv v1; 5 runs of 25k iterations with the networks of the authors' "
+           "gdppgan_Synthetic.py; its GAN/ALI/Unrolled/VEEGAN rows "
+           "are VEEGAN's). All evaluate 2,500 samples, high quality within 3 std. The ring code of VEEGAN/GDPP "
+           "places its 8 centres with linspace(0, 2pi, 8), so the first and last coincide up to float rounding "
+           "(7 distinct places; their evaluator can still count 8 modes, since samples there split between the two "
+           "near-equal centres), unlike PacGAN's ring and ours.")
 
 
 def _published_text(entries) -> str:
@@ -218,7 +221,8 @@ def summarize(results: Path, command: str, wall: float | None = None) -> dict:
         row["curve"] = {str(e["step"]): e["raw"]["high_quality_fraction"] for e in runs[0][1]}
         row["published"] = PUBLISHED.get((model, dataset))
         rows.append(row)
-    summary = {"command": command, "made_by": made_by, "commit": _git("rev-parse", "--short", "HEAD"), "dirty": bool(_git("status", "--porcelain")),
+    summary = {"command": command, "made_by": made_by, "commit": _git("rev-parse", "--short", "HEAD"),
+               "dirty": bool(_git("status", "--porcelain")),
                "machine": f"{platform.machine()} {os.cpu_count()} cores", "wall_seconds": wall, "rows": rows}
     (results / "pacgan2d.json").write_text(json.dumps(summary, indent=1) + "\n")
     (results / "pacgan2d.md").write_text(markdown(summary))

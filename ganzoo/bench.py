@@ -104,6 +104,10 @@ PEAK_MEASURES = ("the larger of two measurements in this run (before and after t
                  "square {size}-sided matrix products in the setting's precision")
 
 
+ZOO_PEAK_MEASURES = ("the largest of the measurements in this zoo run (before the first model and after every one), "
+                     "each the best of 10 square {size}-sided matrix products in the setting's precision")
+
+
 def remeasure_peaks(peaks: dict[str, float], device: torch.device, size: Optional[int] = None) -> None:
     """Measure each peak again and keep the larger: a peak is a maximum, and one measurement taken during a slow
     moment (another process, a frequency drop) would make MFU exceed 1."""
@@ -206,6 +210,7 @@ class LoopReference:
         self.batch, self.device = batch, device
         self.n_critic = r.n_critic
         self.steps = 0
+        self.state: dict = {}  # ctx.state: what a regulariser keeps between steps, as the trainer's
         # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step; the canonical PyTorch example loop reuses the fakes.
         self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
         self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
@@ -279,9 +284,10 @@ class LoopReference:
                            fake_scores=fake_out, real_scores=real_out, real_labels=y_real, fake_labels=y_fake,
                            real_aux=real_aux, fake_aux=fake_aux, z=z, num_classes=self.gan.num_classes,
                            D=lambda x, labels=None: self._d_autocast(x, labels)[0], D_with_aux=self._d_autocast,
-                           input_grad=self._input_grad,
+                           input_grad=self._input_grad, state=self.state,
                            rand=lambda n, *shape: torch.rand(n, *shape, device=self.device))
 
+    @torch.no_grad()
     def _constrain(self, phase: str) -> None:
         for constraint in self.constraints[phase]:  # e.g. WGAN's clamp of D's weights after its step
             constraint(self.D if phase == "D" else self.G)
@@ -622,8 +628,10 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     for kind, tuned in ((EAGER, False), (TUNED, True)):
         ref = LoopReference(options.model, options.shape, data_on_device, options.batch_size, device, options.seed,
                             registry, tuned=tuned)
-        settings.append(_Setting(kind, "reference", ref.precision, False, ref.channels_last, ref.step,
-                                 ref.count_flops, notices=ref.notes, memory_spec={**child, "kind": kind}))
+        setting = _Setting(kind, "reference", ref.precision, False, ref.channels_last, ref.step, ref.count_flops,
+                           notices=ref.notes, memory_spec={**child, "kind": kind})
+        ref.step()  # one untimed first step, as the trainer settings take (theirs compiles): the step counters of
+        settings.append(setting)  # all settings stay aligned, so lazy (every-k) terms fall on the same steps
         n_critic = ref.n_critic
     for precision in precisions:
         for use_compile in compiles:
@@ -703,7 +711,8 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "ganzoo": __version__,
         "peak_flops": peaks,
-        "peak_flops_measures": PEAK_MEASURES.format(size=options.peak_size or (8192 if device.type == "cuda" else 2048)),
+        "peak_flops_measures": PEAK_MEASURES.format(
+            size=options.peak_size or (8192 if device.type == "cuda" else 2048)),
         "img_per_s_counts": "real images seen by the discriminator: batch_size * n_critic per step",
         "timing": "settings and references alternate in rounds; a speedup is the ratio of two round medians within "
                   "one round; *_spread gives median, min, max and quartiles over rounds",
@@ -756,5 +765,7 @@ def bench_zoo(options: BenchOptions, registry: Optional[Registry] = None,
             remeasure_peaks(peaks, resolve_device(options.device), options.peak_size)
     for result in benches:  # every model's MFU against the same peak: the largest measured over the whole run
         apply_peaks(result, peaks)
+        result["peak_flops_measures"] = ZOO_PEAK_MEASURES.format(
+            size=options.peak_size or (8192 if resolve_device(options.device).type == "cuda" else 2048))
     return {"zoo": True, "shape": list(options.shape), "batch_size": options.batch_size, "peak_flops": peaks,
             "benches": benches, "skipped": skipped}

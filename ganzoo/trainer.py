@@ -619,15 +619,23 @@ def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optio
     saved, config, dataset, spec = _saved_run(run, steps, overrides, registry)
     trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
                       dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
-    at, end = trainer.start_step, trainer.config.steps
-    if at > end or (at == end and not finished_ok):
-        trainer.close()
-        raise GanzooError(f"the run in {run.path} is already at step {at}; pass --steps larger than that to "
-                          f"continue")
-    if (steps is not None or overrides) and trainer.dist.is_main:
-        described = trainer.describe()
-        trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+    try:
+        at, end = trainer.start_step, trainer.config.steps
+        if at > end or (at == end and not finished_ok):
+            raise GanzooError(f"the run in {run.path} is already at step {at}; pass --steps larger than that to "
+                              f"continue")
+        if (steps is not None or overrides) and trainer.dist.is_main:
+            described = trainer.describe()
+            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+    except BaseException:
+        trainer.close()  # the restored trainer holds the folder's lock
+        raise
     return trainer
+
+
+#: run settings a continuation may change: when to log, checkpoint, evaluate and write samples, and where numbers go
+#: (none of them changes the training math)
+CONTINUATION_OVERRIDES = ("log_every", "checkpoint_every", "sample_every", "eval_every", "eval_samples", "logger")
 
 
 def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[str, Any]],
@@ -637,8 +645,9 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
     config = TrainConfig.from_dict(saved["train"])
     config.out = str(run.path)
     for key, value in (overrides or {}).items():
-        if not hasattr(config, key):
-            raise GanzooError(f"unknown run setting {key!r} to override")
+        if key not in CONTINUATION_OVERRIDES:
+            raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
+                              f"{', '.join(CONTINUATION_OVERRIDES)}")
         setattr(config, key, value)
     registry = registry or get_registry()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,

@@ -169,9 +169,17 @@ def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and
     ctx = ref._ctx("D", x, x, scores, scores, None, None, None, None, None)
     assert torch.allclose(ref._regularize([r1], ctx), 4 * expected), "a lazy term is multiplied by its interval"
     due = []
-    for ref.steps in range(1, 9):
+    for step in range(1, 9):
+        ref.steps = step
         due.append(r1 in ref._due("D"))
     assert due == [False, False, False, True] * 2
+    assert torch.allclose(ref._regularize([r2], ctx), expected), "R2: the same formula on the fake batch"
+    gp_ref = LoopReference("wgan-gp", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
+    gp_ref.D = _SquareCritic()
+    (gp,) = gp_ref.regs["D"]
+    ctx = gp_ref._ctx("D", x, x, scores, scores, None, None, None, None, None)  # real = fake: x_hat = x
+    norm = 2 * x.detach().flatten(1).norm(dim=1)
+    assert torch.allclose(gp_ref._regularize([gp], ctx), 10 * ((norm - 1) ** 2).mean()), "WGAN-GP, lambda 10"
 
 
 @pytest.mark.parametrize("model", ["wgan-gp", "gan-r1", "infogan"])
@@ -193,14 +201,24 @@ def test_reference_wgan_loop_clips_the_critic_after_its_step():
     assert max(p.abs().max().item() for p in wgan.G.parameters()) > 0.01, "only D is clipped"
 
 
+def _trainer_flops(model: str, data: torch.Tensor, **spec_overrides) -> int:
+    from ganzoo.training.update import build_update
+
+    update = build_update(model, (1, 8, 8), batch_size=8, **spec_overrides)
+    with update.counting_flops():
+        return bench_module.count_flops(lambda: update.step(1, 10, lambda: (data[:8], None)))
+
+
 @pytest.mark.parametrize("model", ["dcgan", "gan-r1", "r3gan", "wgan-gp", "infogan"])
-def test_trainer_step_does_no_more_work_than_the_reference_loop(model):
+def test_trainer_step_does_its_regularisers_and_no_more_work_than_the_reference_loop(model):
     """Same math, no extra FLOPs: R1/R2 take their input gradients over separate real and fake passes (a joint pass
-    would run the penalty's double backward over both halves)."""
+    would run the penalty's double backward over both halves); and the regularisers are done, not skipped."""
     data = torch.rand(64, 1, 8, 8) * 2 - 1
     ref = LoopReference(model, (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
-    _, _, flop_fn = make_trainer_step(model, (1, 8, 8), "fp32", batch_size=8, data=data)
-    assert flop_fn() <= ref.count_flops()
+    flops = _trainer_flops(model, data)
+    assert flops <= ref.count_flops()
+    if ref.regs["D"] or ref.regs["G"]:
+        assert flops > _trainer_flops(model, data, drop_recipe_regularizers=True)
 
 
 @pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU has no bf16 matrix units (AVX512-BF16/AMX)")
@@ -335,13 +353,15 @@ def test_zoo_mfu_uses_the_largest_peak_measured_over_the_run(monkeypatch):
 def test_bench_measures_its_peaks_before_and_after_the_rounds_and_keeps_the_larger(monkeypatch):
     calls = []
 
+    measured = len(set(PRECISIONS) | {"fp32"})  # the peaks a bench measures (fp32 always)
+
     def fake_peak(device, precision, size=None):
         calls.append(precision)
-        return 1e6 if len(calls) <= 2 else 1e15  # a slow first measurement, a true one after the rounds
+        return 1e6 if len(calls) <= measured else 1e15  # a slow first measurement, a true one after the rounds
 
     monkeypatch.setattr(bench_module, "measure_peak_flops", fake_peak)
     report = bench(_tiny("vanilla", rounds=1))
-    assert sorted(calls) == sorted(PRECISIONS * 2) and set(report["peak_flops"].values()) == {1e15}
+    assert len(calls) == 2 * measured and set(report["peak_flops"].values()) == {1e15}
     assert all(0 < r["mfu"] < 1e-3 for r in report["results"])
     assert "larger of two measurements" in report["peak_flops_measures"]
 

@@ -195,3 +195,38 @@ def test_an_unknown_logger_is_refused_before_training(tmp_path):
         Trainer(TrainConfig(model="vanilla", steps=2, logger="jsonl,tensorbored", device="cpu", out=str(tmp_path)),
                 progress=False).fit()
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+@pytest.mark.parametrize("shape,update", [((1, 8, 8), "alternating"), ((2,), "simultaneous")])
+def test_per_sample_critic_takes_one_joint_pass_except_on_steps_with_an_input_gradient_penalty(shape, update):
+    """The joint real+fake pass is kept for both update orders (the simultaneous one's fakes carry G's graph, which
+    must not count as an input-gradient request), and split only on the R1 steps (every 2nd here)."""
+    from ganzoo.training.update import build_update
+
+    up = build_update("vanilla", shape, batch_size=16, extra_regularizers=("r1:every=2",))
+    assert up.spec.update == update and up.fuse_d
+    calls = []
+    up.gan.discriminator.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    data = torch.randn(64, *shape)
+    batches = lambda: (data[torch.randint(64, (16,))], None)  # noqa: E731
+    per_step = []
+    for step in (1, 2):
+        calls.clear()
+        up.step(step, 10, batches)
+        per_step.append(list(calls))
+    g_phase = [16] if update == "alternating" else []  # the alternating G step scores its fakes once more
+    assert per_step == [[32] + g_phase, [16, 16] + g_phase]
+
+
+def test_continue_run_refuses_overrides_that_change_the_training_and_releases_the_folder(tmp_path):
+    import ganzoo
+
+    run = ganzoo.train(model="vanilla", dataset="ring8", steps=4, batch_size=16, out=str(tmp_path / "run"),
+                       progress=False).run_dir
+    with pytest.raises(GanzooError, match="cannot change 'seed'"):
+        ganzoo.continue_run(run, steps=6, overrides={"seed": 1})
+    with pytest.raises(GanzooError, match="already at step 4"):
+        ganzoo.continue_run(run, steps=4)
+    trainer = ganzoo.continue_run(run, steps=4, finished_ok=True)  # the refusals released the lock
+    trainer.close()
+    assert ganzoo.continue_run(run, steps=6, overrides={"log_every": 1}).fit().step == 6

@@ -171,11 +171,11 @@ class AdversarialUpdate:
         return scores.float().reshape(-1), aux
 
     def _score_pair(self, D: Callable, real: torch.Tensor, y_real: Optional[torch.Tensor], fake: torch.Tensor,
-                    y_fake: Optional[torch.Tensor]):
-        """Scores of real and fake samples: one forward pass for per-sample critics, two otherwise or when a
-        regulariser needs an input gradient (R1/R2): over a joint pass its double backward would run over both
-        halves, doubling the penalty's work."""
-        if self.fuse_d and (y_real is None) == (y_fake is None) and not (real.requires_grad or fake.requires_grad):
+                    y_fake: Optional[torch.Tensor], joint: bool = True):
+        """Scores of real and fake samples: one forward pass for per-sample critics, two otherwise or when `joint`
+        is off, as on steps where a regulariser needs an input gradient (R1/R2): over a joint pass its double
+        backward would run over both halves, doubling the penalty's work."""
+        if self.fuse_d and joint and (y_real is None) == (y_fake is None):
             y = None if y_real is None else torch.cat([y_real, y_fake])
             scores, aux = self.call_D(D, torch.cat([real, fake.to(real.dtype)]), y)
             k = scores.shape[0] // 2
@@ -312,9 +312,11 @@ class AdversarialUpdate:
         self._g_phase(step, total, real, y_real, fake, y_fake, z)
 
     def _d_phase(self, step, total, real, y_real, fake, y_fake, z) -> None:
-        real_in = real.detach().requires_grad_(True) if self._needs_grad("real", "D", step) else real
-        fake_in = fake.detach().requires_grad_(True) if self._needs_grad("fake", "D", step) else fake.detach()
-        real_scores, real_aux, fake_scores, fake_aux = self._score_pair(self.D, real_in, y_real, fake_in, y_fake)
+        real_grad, fake_grad = self._needs_grad("real", "D", step), self._needs_grad("fake", "D", step)
+        real_in = real.detach().requires_grad_(True) if real_grad else real
+        fake_in = fake.detach().requires_grad_(True) if fake_grad else fake.detach()
+        real_scores, real_aux, fake_scores, fake_aux = self._score_pair(self.D, real_in, y_real, fake_in, y_fake,
+                                                                        joint=not (real_grad or fake_grad))
         ctx = self._context(step, total, "D", real=real_in, fake=fake_in, real_scores=real_scores,
                             fake_scores=fake_scores, real_labels=y_real, fake_labels=y_fake, real_aux=real_aux,
                             fake_aux=fake_aux, z=z)
@@ -348,8 +350,10 @@ class AdversarialUpdate:
         z, y_fake = self.draw_z(n), self.draw_fake_labels(n)
         with self.precision.autocast():
             fake = self.run_G(z, y_fake)
-        real_in = real.detach().requires_grad_(True) if self._needs_grad("real", "D", step) else real
-        real_scores, real_aux, fake_scores, fake_aux = self._score_pair(self.D, real_in, y_real, fake, y_fake)
+        real_grad, fake_grad = self._needs_grad("real", "D", step), self._needs_grad("fake", "D", step)
+        real_in = real.detach().requires_grad_(True) if real_grad else real
+        real_scores, real_aux, fake_scores, fake_aux = self._score_pair(self.D, real_in, y_real, fake, y_fake,
+                                                                        joint=not (real_grad or fake_grad))
         common = dict(real=real_in, fake=fake, real_scores=real_scores, fake_scores=fake_scores, real_labels=y_real,
                       fake_labels=y_fake, real_aux=real_aux, fake_aux=fake_aux, z=z)
         ctx_d = self._context(step, total, "D", **common)
