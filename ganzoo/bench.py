@@ -168,10 +168,10 @@ def _per_network(value: Any, net: str) -> Any:
 
 class LoopReference:
     """The canonical GAN loop, generalised to the recipe: its loss, n_critic, and its regularisers and constraints
-    called as plain functions where a hand-written loop would put them (WGAN-GP's penalty, R1/R2 on the D pass's own
-    scores, lazily every k steps with the term times k, InfoGAN's mutual information, WGAN's clipping after the D
-    step), so both loops do the recipe's work. What the loop leaves out (augmentation, schedules, a simultaneous
-    update) is listed in `notes`.
+    called as plain functions where a hand-written loop would put them (the interpolation gradient penalty, R1/R2 on
+    the D pass's own scores, lazily every k steps with the term times k, mutual-information terms, weight clipping
+    after the D step), so both loops do the recipe's work. What the loop leaves out (augmentation, schedules, a
+    simultaneous update) is listed in `notes`.
 
     `tuned=False` is pytorch/examples' loop (eager fp32, `.item()` every step); `tuned=True` adds bf16 autocast
     where supported, channels-last for conv models, fused/foreach Adam and no per-step host sync.
@@ -289,7 +289,7 @@ class LoopReference:
 
     @torch.no_grad()
     def _constrain(self, phase: str) -> None:
-        for constraint in self.constraints[phase]:  # e.g. WGAN's clamp of D's weights after its step
+        for constraint in self.constraints[phase]:  # e.g. clamping D's weights after its step
             constraint(self.D if phase == "D" else self.G)
 
     def step(self) -> None:
