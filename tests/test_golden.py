@@ -1,0 +1,44 @@
+"""Every built-in model's first steps equal the trajectory recorded before the engine was reshaped (tests/golden.py).
+
+Bit for bit (losses and a hash of the final weights and optimiser moments) on the CPU kind and torch version that
+recorded it; elsewhere the losses agree to 1e-4 relative, since fp32 kernels differ between CPU kinds.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import golden
+
+DATA = json.loads(golden.GOLDEN.read_text())
+SAME_MACHINE = DATA["machine"] == golden.machine()
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(DATA["threads"])
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_builtin_model_has_a_golden_trajectory():
+    assert set(golden.model_names()) <= set(DATA["cases"]), "record new models: python tests/golden.py"
+
+
+@pytest.mark.parametrize("name", sorted(DATA["cases"]))
+def test_trajectory_matches_the_recording(name, one_thread):
+    want = DATA["cases"][name]
+    got = golden.run_case(name, want["settings"])
+    assert [row["step"] for row in got["losses"]] == [row["step"] for row in want["losses"]]
+    if SAME_MACHINE:
+        assert got["losses"] == want["losses"]
+        assert got["weights"] == want["weights"]
+    else:
+        for g, w in zip(got["losses"], want["losses"]):
+            assert g.keys() == w.keys()
+            for key in w:
+                assert g[key] == pytest.approx(w[key], rel=1e-4, abs=1e-6), (name, key)
