@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from ganzoo.bench import format_spread
+from ganzoo.tools.bench import format_spread
 
 
 def disagreements(a: dict, b: dict) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganzoo.bench import measure_peak_flops
+from ganzoo.tools.bench import measure_peak_flops
 
 
 @pytest.fixture(scope="session")

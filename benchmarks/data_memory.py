@@ -66,11 +66,11 @@ def child_stream(path: str, budget: int, steps: int) -> dict:
     import torch
 
     import ganzoo
-    import ganzoo.data
+    import ganzoo.data.datasets
     from ganzoo.data import make_sampler
 
     torch.set_num_threads(1)
-    ganzoo.data.available_memory = lambda device: budget  # the memory this run is given
+    ganzoo.data.memory.available_memory = lambda device: budget  # the memory this run is given
     ds = ganzoo.load_dataset(path)
     s = make_sampler(ds, 64, seed=1, device="cpu", channels_last=True, mirror=True)
     trace = []
@@ -152,7 +152,7 @@ def make_pngs(folder: Path, n: int, size: int = 64) -> None:
 
 
 def make_big_prepared(path: Path, gigabytes: float, size: int = 64) -> None:
-    from ganzoo.prepare import _Writer, is_prepared
+    from ganzoo.data.prepared import _Writer, is_prepared
 
     if is_prepared(path):
         return

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ganzoo.bench import CUDAGRAPHS, BenchOptions, bench, buildable_models
+from ganzoo.tools.bench import CUDAGRAPHS, BenchOptions, bench, buildable_models
 
 SHAPES = ((3, 64, 64), (3, 32, 32))
 BATCHES = (256, 64)

@@ -7,7 +7,7 @@
 Each (model, seed) trains in a worker process with one thread (two 1-thread processes use the 2 cores better than
 one 2-thread process), then its generator (the EMA copy when the recipe keeps one) makes 2,000 samples from fixed
 noise (seed 1,000,003 + training seed) that are measured on the digits classifier's 128-d features
-(ganzoo.evaluate's extractor, trained once on the data's labels and cached): FID, KID (seeded subsets), IS,
+(ganzoo.metrics.evaluate's extractor, trained once on the data's labels and cached): FID, KID (seeded subsets), IS,
 precision/recall (k=3), density/coverage (k=5), plus the share of each class among the samples by the classifier's
 predictions (conditional models get balanced labels, and the share of samples classified as their label). Beside
 the scores: the real-vs-real floor, the same metrics between two disjoint random halves of the data.
@@ -106,7 +106,7 @@ def load_extractor(dataset_name: str):
     import torch
 
     import ganzoo
-    from ganzoo.evaluate import resolve_extractor
+    from ganzoo.metrics.evaluate import resolve_extractor
 
     dataset = ganzoo.load_dataset(dataset_name)
     if dataset.kind != "image" or dataset.labels is None:

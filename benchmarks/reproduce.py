@@ -84,10 +84,10 @@ def _open_trainer(job: dict, run_dir: Path, progress):
     trainer evaluates through `progress` at every log point (= every ``--eval-every`` steps) and checkpoints right
     after. Refused with one line: continuing to fewer steps than the checkpoint's, and ``--resume`` of a run whose
     evaluations exist without a checkpoint (it would be started over, losing them)."""
-    from ganzoo.config import TrainConfig
+    from ganzoo.spec.config import TrainConfig
     from ganzoo.errors import GanzooError
-    from ganzoo.runfolder import RunFolder
-    from ganzoo.trainer import Trainer, continue_run
+    from ganzoo.store.folder import RunFolder
+    from ganzoo.run.trainer import Trainer, continue_run
 
     every, path = job["eval_every"], Path(job["path"])
     if job.get("resume") and RunFolder(run_dir).has_checkpoint():
@@ -169,7 +169,7 @@ def run_one(job: dict) -> dict:
     finally:
         trainer.close()
     # the final raw samples as a scatter plot over the real data and the mode centres (the paper's figures)
-    from ganzoo.images import save_samples
+    from ganzoo.store.images import save_samples
 
     data = trainer.dataset
     save_samples(final["raw"], path.with_suffix(".png"), real=data.data[:2500], centers=data.centers)

@@ -1,5 +1,5 @@
 """`python -m ganzoo` (what torchrun launches) is the `ganzoo` command."""
 
-from .cli import main
+from ganzoo.cli.commands import main
 
 raise SystemExit(main())

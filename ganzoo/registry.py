@@ -9,6 +9,7 @@ list loads only the entry points or distributions it names.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
 import os
 import threading
 import traceback
@@ -17,8 +18,8 @@ from typing import Any, Callable, Optional
 
 import pluggy
 
-from . import hookspecs
-from .errors import UnknownNameError
+from ganzoo.contract import hookspecs
+from ganzoo.errors import GanzooError, UnknownNameError
 
 ENTRY_POINT_GROUP = "ganzoo"
 ENV_VAR = "GANZOO_PLUGINS"
@@ -234,3 +235,19 @@ def reset_registry() -> None:
     global _registry
     with _lock:
         _registry = None
+
+
+def call_factory(kind: str, name: str, factory: Any, *args: Any, **options: Any) -> Any:
+    """Call a plugin factory, passing only the options it accepts (so recipes may carry optional tuning)."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        params = {}
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        options = {k: v for k, v in options.items() if k in params}
+    try:
+        return factory(*args, **options)
+    except GanzooError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise GanzooError(f"{kind} {name!r} cannot be built for these settings: {exc}") from exc

@@ -24,10 +24,12 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from .build import _call_factory, build
-from .components import Loss, Recipe
-from .extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule, StepContext, split_output
-from .registry import Registry, get_registry
+from ganzoo.engine.assemble import build
+
+from ganzoo.registry import call_factory
+from ganzoo.contract.types import Loss, Recipe
+from ganzoo.contract.extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule, StepContext, split_output
+from ganzoo.registry import Registry, get_registry
 
 IMAGE_SHAPE = (1, 8, 8)
 
@@ -66,7 +68,7 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     labels = torch.arange(4) % options["num_classes"] if options.get("num_classes") else None
 
     def make():
-        return _call_factory("generator", name, factory, shape, latent_dim, **options)
+        return call_factory("generator", name, factory, shape, latent_dim, **options)
 
     torch.manual_seed(0)
     g = make()
@@ -129,7 +131,7 @@ def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, regi
     n_out = 4 // pack
 
     def make():
-        return _call_factory("discriminator", name, factory, shape, **options)
+        return call_factory("discriminator", name, factory, shape, **options)
 
     torch.manual_seed(0)
     d = make()
@@ -156,10 +158,10 @@ def check_loss(name: str, *, registry: Optional[Registry] = None, **options: Any
     """Scalar, finite, differentiable losses that reward the right direction for both players."""
     what = f"loss {name!r}"
     factory = _registry(registry).get("loss", name).obj
-    loss = _call_factory("loss", name, factory, **options)
+    loss = call_factory("loss", name, factory, **options)
     if not isinstance(loss, Loss):
         _fail(what, f"factory returned {type(loss).__name__}, expected a ganzoo.Loss subclass")
-    from .training.update import accepts_ctx
+    from ganzoo.engine.update import accepts_ctx
 
     takes_d, takes_g = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
 
@@ -204,8 +206,8 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
                 precisions: tuple[str, ...] = ("fp32", "bf16"), batch_size: int = 16) -> None:
     """The recipe builds, and trains `steps` steps on the shared trainer with finite losses in each precision
     (at `batch_size`: pass a multiple of the pack size for packed discriminators, e.g. 12 for packs of 3)."""
-    from .config import TrainConfig
-    from .trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
+    from ganzoo.run.trainer import Trainer
 
     what = f"model {name!r}"
     registry = _registry(registry)
@@ -235,9 +237,10 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
 # -- contract v2 kinds -------------------------------------------------------------------------------------------------
 def _tiny_update(registry: Registry, precision: str = "fp32", shape: tuple[int, ...] = (2,), **recipe_fields: Any):
     """A small MLP GAN on random data as an AdversarialUpdate (no run folder), plus its batch source."""
-    from .build import build_extensions, build_gan, spec_from_recipe
-    from .precision import Precision
-    from .training.update import AdversarialUpdate
+    from ganzoo.engine.assemble import build_extensions, build_gan
+    from ganzoo.spec.resolve import spec_from_recipe
+    from ganzoo.engine.precision import Precision
+    from ganzoo.engine.update import AdversarialUpdate
 
     fields = dict(generator="mlp", discriminator="mlp", loss="ns", latent_dim=4, batch_size=8, steps=4,
                   generator_options={"hidden": (16,)}, discriminator_options={"hidden": (16,)})
@@ -266,7 +269,7 @@ def check_regularizer(name: str, *, registry: Optional[Registry] = None, shape: 
     """Builds with a valid phase; inside a real update its term is finite, logged as reg/NAME, and trains D (or G)."""
     what = f"regularizer {name!r}"
     registry = _registry(registry)
-    reg = _call_factory("regularizer", name, registry.get("regularizer", name).obj, **options)
+    reg = call_factory("regularizer", name, registry.get("regularizer", name).obj, **options)
     if not isinstance(reg, Regularizer):
         _fail(what, f"factory returned {type(reg).__name__}, expected a ganzoo.Regularizer")
     if getattr(reg, "phase", None) not in PHASES:
@@ -292,7 +295,7 @@ def check_augmentation(name: str, shape: tuple[int, ...] = (3, 8, 8), *, registr
     what = f"augmentation {name!r}"
     registry = _registry(registry)
     factory = registry.get("augmentation", name).obj
-    aug = _call_factory("augmentation", name, factory, shape, **options)
+    aug = call_factory("augmentation", name, factory, shape, **options)
     if not isinstance(aug, Augmentation):
         _fail(what, f"factory returned {type(aug).__name__}, expected a ganzoo.Augmentation (an nn.Module)")
     x = (torch.rand(6, *shape) * 2 - 1).requires_grad_(True)
@@ -306,7 +309,7 @@ def check_augmentation(name: str, shape: tuple[int, ...] = (3, 8, 8), *, registr
     torch.manual_seed(1)
     if not torch.equal(aug(x.detach()), y.detach()):
         _fail(what, "two calls under the same torch seed differ; draw randomness from torch's global RNG")
-    clone = _call_factory("augmentation", name, factory, shape, **options)
+    clone = call_factory("augmentation", name, factory, shape, **options)
     clone.load_state_dict(aug.state_dict())
     stats = aug.stats()
     if not isinstance(stats, dict):
@@ -318,7 +321,7 @@ def check_schedule(name: str, total_steps: int = 100, *, registry: Optional[Regi
                    **options: Any) -> Schedule:
     """Finite, non-negative lr and regulariser factors, EMA decay in [0, 1), betas in [0, 1), over a whole run."""
     what = f"schedule {name!r}"
-    sched = _call_factory("schedule", name, _registry(registry).get("schedule", name).obj, **options)
+    sched = call_factory("schedule", name, _registry(registry).get("schedule", name).obj, **options)
     if not isinstance(sched, Schedule):
         _fail(what, f"factory returned {type(sched).__name__}, expected a ganzoo.Schedule")
     for step in range(1, total_steps + 1):
@@ -341,7 +344,7 @@ def check_schedule(name: str, total_steps: int = 100, *, registry: Optional[Regi
 def check_constraint(name: str, *, registry: Optional[Registry] = None, **options: Any) -> Constraint:
     """A valid phase; applied in place (same parameter tensors), weights stay finite, applying twice is stable."""
     what = f"constraint {name!r}"
-    con = _call_factory("constraint", name, _registry(registry).get("constraint", name).obj, **options)
+    con = call_factory("constraint", name, _registry(registry).get("constraint", name).obj, **options)
     if not isinstance(con, Constraint):
         _fail(what, f"factory returned {type(con).__name__}, expected a ganzoo.Constraint")
     if getattr(con, "phase", None) not in PHASES:
@@ -370,7 +373,7 @@ def check_optimizer(name: str, *, registry: Optional[Registry] = None, **options
     what = f"optimizer {name!r}"
     factory = _registry(registry).get("optimizer", name).obj
     w = nn.Parameter(torch.tensor([3.0, -2.0]))
-    opt = _call_factory("optimizer", name, factory, [w], lr=1e-2, betas=(0.5, 0.999), **options)
+    opt = call_factory("optimizer", name, factory, [w], lr=1e-2, betas=(0.5, 0.999), **options)
     if not isinstance(opt, torch.optim.Optimizer):
         _fail(what, f"factory returned {type(opt).__name__}, expected a torch.optim.Optimizer")
     start = float(w.detach().square().sum())
@@ -380,14 +383,14 @@ def check_optimizer(name: str, *, registry: Optional[Registry] = None, **options
         opt.step()
     if not float(w.detach().square().sum()) < start:
         _fail(what, "20 steps on sum(w^2) did not lower it")
-    clone = _call_factory("optimizer", name, factory, [nn.Parameter(w.detach().clone())], lr=1e-2, betas=(0.5, 0.999),
+    clone = call_factory("optimizer", name, factory, [nn.Parameter(w.detach().clone())], lr=1e-2, betas=(0.5, 0.999),
                           **options)
     clone.load_state_dict(opt.state_dict())
     return opt
 
 
 def check_logger(factory: Any, *args: Any, **kwargs: Any) -> Any:
-    """See ganzoo.loggers.check_logger (re-exported here with the other checks)."""
-    from .loggers import check_logger as _check
+    """See ganzoo.run.loggers.check_logger (re-exported here with the other checks)."""
+    from ganzoo.run.loggers import check_logger as _check
 
     return _check(factory, *args, **kwargs)

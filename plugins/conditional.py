@@ -40,23 +40,13 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import ganzoo
+from ganzoo.api import normal_init_, resolution_plan
 from ganzoo.errors import GanzooError
 
 
 def _plan(shape) -> tuple[int, int, int]:
     """(channels, base, k) for a (C, S, S) image: S = base * 2**k, 4 <= base < 8, k >= 1."""
-    if len(shape) != 3:
-        raise ValueError(f"needs (C, H, W) images, got samples of shape {tuple(shape)}")
-    c, h, w = shape
-    if h != w or h < 8:
-        raise ValueError(f"needs square images of at least 8x8, got {h}x{w}")
-    base, k = h, 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        k += 1
-    if k == 0:
-        raise ValueError(f"image size {h} is not base * 2**k with base 4..7")
-    return c, base, k
+    return resolution_plan(shape, "this conditional model", min_size=8, min_halvings=1)
 
 
 def _labels(y, what: str) -> torch.Tensor:
@@ -185,14 +175,7 @@ class ProjectionDiscriminator(nn.Module):
 # -- AC-GAN ---------------------------------------------------------------------------------------------------------------
 def _normal_init(module: nn.Module) -> None:
     """N(0, 0.02) weights, zero biases; batch norm N(1, 0.02) scale (the paper's isotropic Gaussian init)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d) and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    normal_init_(module, 0.02, norm_weight_mean=1.0)
 
 
 class ACGANGenerator(nn.Module):

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.extensions import PHASES
+from ganzoo.api import PHASES
 
 
 class Clip(ganzoo.Constraint):

@@ -2,7 +2,7 @@
 
 Image datasets come back as uint8 ``(N, C, H, W)`` tensors in 0..255 (digits, with its 17 grey levels, as float32 in
 [-1, 1]); mixtures as ``(N, 2)`` points with their centres and standard deviation, for the mode-coverage metrics.
-Image folders go through a prepared cache (see ganzoo.prepare), so only the first run decodes them.
+Image folders go through a prepared cache (see ganzoo.data.prepared), so only the first run decodes them.
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import numpy as np
 import torch
 
 import ganzoo
-from ganzoo.data import cache_dir, resize_images
-from ganzoo.download import fetch
-from ganzoo.prepare import cached_folder, open_prepared
+from ganzoo.api import cache_dir, cached_folder, fetch, open_prepared, resize_images
 from ganzoo.errors import DataError
 
 MIXTURE_SAMPLES = 100_000

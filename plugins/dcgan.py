@@ -13,31 +13,12 @@ from __future__ import annotations
 from torch import nn
 
 import ganzoo
+from ganzoo.api import normal_init_, resolution_plan
 
 
 def _plan(shape):
     """(channels, base, k) for a (C, S, S) image: S = base * 2**k, base >= 4, k >= 1."""
-    if len(shape) != 3:
-        raise ValueError(f"DCGAN needs (C, H, W) images, got samples of shape {tuple(shape)}")
-    channels, h, w = shape
-    if h != w or h < 8 or h > 128 or h % 4:
-        raise ValueError(f"DCGAN needs square images of size 8..128, a multiple of 4; got {h}x{w}")
-    base, k = h, 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        k += 1
-    return channels, base, k
-
-
-def init_weights(module):
-    """N(0, 0.02) for convolutions, N(1, 0.02) scale and zero shift for batch norm (Radford et al. 2015)."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)) and module.weight is not None:
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
+    return resolution_plan(shape, "DCGAN", min_size=8, max_size=128, multiple=4)
 
 
 class DCGANGenerator(nn.Module):
@@ -55,7 +36,7 @@ class DCGANGenerator(nn.Module):
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        self.apply(init_weights)
+        normal_init_(self, 0.02, norm_weight_mean=1.0)  # N(0, 0.02); batch norm N(1, 0.02) (Radford et al. 2015)
 
     def forward(self, z):
         return self.net(z.view(z.shape[0], z.shape[1], 1, 1))
@@ -85,7 +66,7 @@ class DCGANDiscriminator(nn.Module):
             ch *= 2
         layers.append(nn.Conv2d(ch, 1, base, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
-        self.apply(init_weights)
+        normal_init_(self, 0.02, norm_weight_mean=1.0)  # N(0, 0.02); batch norm N(1, 0.02) (Radford et al. 2015)
         # Batch norm mixes a batch's samples; without it each score depends on its own sample only.
         self.per_sample = normalization != "batch"
 

@@ -19,18 +19,20 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.checkpoint import load_checkpoint, save_checkpoint
-from ganzoo.data import cache_dir
-from ganzoo.errors import GanzooError
-from ganzoo.metrics import ExtractorUnavailable, FeatureExtractor
-from ganzoo.metrics.inception import (
+from ganzoo.api import (
     PUBLISHED_SHA256_PREFIX,
     RESIZE,
     WEIGHT_FILE_NAMES,
     WEIGHTS_URL,
+    ExtractorUnavailable,
+    FeatureExtractor,
     FIDInceptionV3,
+    cache_dir,
+    load_checkpoint,
     load_fid_weights,
+    save_checkpoint,
 )
+from ganzoo.errors import GanzooError
 
 CLASSIFIER_VERSION = 1
 

@@ -33,22 +33,14 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
+from ganzoo.api import resolution_plan
 
 LATENT_DIM = 256
 
 
 def _plan(shape) -> tuple[int, int, int]:
     """(channels, s0, k): size = s0 * 2**k with the most halvings keeping s0 >= 4 (4 for powers of two)."""
-    if len(shape) != 3:
-        raise ValueError(f"the R1 ResNet needs (C, H, W) images, got samples of shape {tuple(shape)}")
-    channels, h, w = (int(s) for s in shape)
-    if h != w or h < 8 or h % 4:
-        raise ValueError(f"the R1 ResNet needs square images of at least 8 px, a multiple of 4; got {h}x{w}")
-    base, k = h, 0
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        k += 1
-    return channels, base, k
+    return resolution_plan(shape, "the R1 ResNet", min_size=8, multiple=4)
 
 
 def _act(x: torch.Tensor) -> torch.Tensor:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import ganzoo
+from ganzoo.api import Logger, RunFolder, as_uint8, is_number
 from ganzoo.errors import GanzooError
-from ganzoo.loggers import Logger, as_uint8, is_number
-from ganzoo.runfolder import RunFolder
 
 
 class JsonlLogger(Logger):

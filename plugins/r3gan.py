@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
+from ganzoo.api import resolution_plan
 from ganzoo.errors import GanzooError
 
 LRELU_GAIN = math.sqrt(2 / (1 + 0.2 ** 2))  # He gain of LeakyReLU(0.2)
@@ -129,16 +130,8 @@ class Resample(nn.Module):
 
 def _plan(shape) -> tuple[int, int, int]:
     """(channels, base, stages) for (C, S, S) images: S = base * 2**(stages-1) with 4 <= base < 8."""
-    if len(shape) != 3:
-        raise ValueError(f"R3GAN needs (C, H, W) images, got samples of shape {tuple(shape)}")
-    c, h, w = shape
-    if h != w or h < 4:
-        raise ValueError(f"R3GAN needs square images of at least 4x4, got {h}x{w}")
-    base, stages = h, 1
-    while base % 2 == 0 and base // 2 >= 4:
-        base //= 2
-        stages += 1
-    return c, base, stages
+    c, base, k = resolution_plan(shape, "R3GAN", min_size=4)
+    return c, base, k + 1
 
 
 def _per_stage(value, stages: int, what: str) -> list[int]:

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import ganzoo
+from ganzoo.api import normal_init_
 
 LATENT_DIM = 128
 
@@ -63,11 +64,7 @@ def image_plan(shape, max_blocks: int = 3) -> tuple[int, int, int]:
 
 
 def _normal_init(module: nn.Module, std: float = 0.02) -> None:
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+    normal_init_(module, std)
 
 
 # -- the standard CNN (Table 3) -------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from torch import nn
 
 import ganzoo
 
-
 ACTIVATIONS = {"relu": lambda: nn.ReLU(inplace=True), "leaky_relu": lambda: nn.LeakyReLU(0.2, inplace=True),
                "tanh": nn.Tanh}
 INITS = ("default", "orthogonal")

@@ -50,7 +50,7 @@ def cases() -> dict[str, dict[str, Any]]:
 
 def weights_hash(gan: Any, run_dir: Path) -> str:
     """SHA-256 over the saved networks, EMA and optimiser state tensors, in a fixed order."""
-    from ganzoo.checkpoint import load_checkpoint
+    from ganzoo.store.checkpoint import load_checkpoint
 
     state = load_checkpoint(run_dir / "checkpoint.pt")
     h = hashlib.sha256()

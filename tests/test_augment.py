@@ -10,11 +10,12 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.build import build_extensions, spec_from_recipe
-from ganzoo.config import TrainConfig
+from ganzoo.engine.assemble import build_extensions
+from ganzoo.spec.resolve import spec_from_recipe
+from ganzoo.spec.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.registry import get_registry
-from ganzoo.trainer import Trainer
+from ganzoo.run.trainer import Trainer
 from ganzoo_plugins import augment as aug
 
 

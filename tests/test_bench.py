@@ -9,11 +9,11 @@ import sys
 import pytest
 import torch
 
-import ganzoo.bench as bench_module
-from ganzoo.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, decimals_for, format_spread,
+import ganzoo.tools.bench as bench_module
+from ganzoo.tools.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, decimals_for, format_spread,
                           make_trainer_step, measure_memory, measure_peak_flops, spread)
-from ganzoo.cli import main
-from ganzoo.precision import bf16_supported
+from ganzoo.cli.commands import main
+from ganzoo.engine.precision import bf16_supported
 from ganzoo.registry import get_registry
 
 CPU = torch.device("cpu")
@@ -202,7 +202,7 @@ def test_reference_wgan_loop_clips_the_critic_after_its_step():
 
 
 def _trainer_flops(model: str, data: torch.Tensor, **spec_overrides) -> int:
-    from ganzoo.training.update import build_update
+    from ganzoo.engine.update import build_update
 
     update = build_update(model, (1, 8, 8), batch_size=8, **spec_overrides)
     with update.counting_flops():

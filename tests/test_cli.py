@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 
 
 def test_run_writes_the_run_folder(tmp_path, capsys):
@@ -98,8 +98,8 @@ def test_list_filters_by_kind(capsys):
 def test_run_options_are_generated_from_every_train_config_field():
     from dataclasses import fields
 
-    from ganzoo.cli import RUN_KEYS, build_parser
-    from ganzoo.config import TrainConfig, flag_of
+    from ganzoo.cli.commands import RUN_KEYS, build_parser
+    from ganzoo.spec.config import TrainConfig, flag_of
 
     run = build_parser()._subparsers._group_actions[0].choices["run"]
     by_dest = {a.dest: a for a in run._actions}

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 
 junk = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8)
 ints = lambda lo, hi: st.integers(lo, hi).map(str)  # noqa: E731

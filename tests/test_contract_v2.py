@@ -14,10 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
-from ganzoo.build import build_extensions, build_gan, spec_from_recipe
-from ganzoo.precision import Precision
+from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.spec.resolve import spec_from_recipe
+from ganzoo.engine.precision import Precision
 from ganzoo.registry import get_registry
-from ganzoo.training.update import AdversarialUpdate
+from ganzoo.engine.update import AdversarialUpdate
 
 CPU = torch.device("cpu")
 PRECISIONS = ["fp32", "bf16"]
@@ -516,7 +517,7 @@ def test_resume_is_bit_identical_across_an_epoch_boundary_with_ada_and_schedules
 
     trainer = box["trainer"] = ganzoo.Trainer(ganzoo.TrainConfig(steps=6, out=str(tmp_path / "b"), **settings),
                                               progress=stop_at_3)
-    with pytest.raises(ganzoo.trainer.Interrupted):
+    with pytest.raises(ganzoo.run.trainer.Interrupted):
         trainer.fit()
     assert json.loads((tmp_path / "b" / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 4
     del trainer
@@ -556,8 +557,8 @@ def test_a_resumed_run_keeps_its_saved_hyperparameters_when_the_plugin_recipe_ch
     # the plugin is upgraded: its recipe now says 5e-2; the resumed run must keep the saved 1e-3
     resume = [sys.executable, "-c", "import ganzoo, sys; r = ganzoo.resume(sys.argv[1], steps=6); "
               "print(r.gan.name, ganzoo.Trainer.__name__)", str(tmp_path / "r")]
-    code = ("import ganzoo, sys, json; from ganzoo.trainer import resume\n"
-            "import ganzoo.training.update as u\n"
+    code = ("import ganzoo, sys, json; from ganzoo.run.trainer import resume\n"
+            "import ganzoo.engine.update as u\n"
             "seen = []\n"
             "orig = u.AdversarialUpdate.step\n"
             "def spy(self, *a, **k):\n"

@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo import prepare
-from ganzoo.cli import main
+from ganzoo.data import prepared as prepare
+from ganzoo.cli.commands import main
 from ganzoo.errors import DataError
 
 
@@ -144,7 +144,7 @@ def test_an_image_size_that_cannot_fit_is_refused_before_allocating(tmp_path, mo
     from test_datasets import write_mnist
 
     write_mnist(tmp_path)
-    monkeypatch.setattr("ganzoo.data.available_memory", lambda device: 8_000_000)
+    monkeypatch.setattr("ganzoo.data.memory.available_memory", lambda device: 8_000_000)
     allocations = []
     real_empty = torch.empty
     monkeypatch.setattr(torch, "empty", lambda *a, **k: allocations.append(a) or real_empty(*a, **k))

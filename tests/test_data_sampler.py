@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo import sampler as sampler_mod
+from ganzoo.data import samplers as sampler_mod
 from ganzoo.data import BatchSampler, make_sampler
 from ganzoo.errors import GanzooError
-from ganzoo.prepare import open_prepared, prepare_folder
+from ganzoo.data.prepared import open_prepared, prepare_folder
 
 
 @pytest.fixture(scope="module")
@@ -143,9 +143,9 @@ def test_legacy_batch_sampler_matches_the_new_sampler(prepared):
 def test_auto_mode_streams_when_the_data_does_not_fit(prepared, monkeypatch):
     ds = open_prepared(prepared)
     nbytes = 37 * 3 * 64
-    monkeypatch.setattr("ganzoo.data.available_memory", lambda device: 10 * nbytes)
+    monkeypatch.setattr("ganzoo.data.memory.available_memory", lambda device: 10 * nbytes)
     assert make_sampler(ds, 8, seed=0, device="cpu").mode == "memory"
-    monkeypatch.setattr("ganzoo.data.available_memory", lambda device: nbytes)  # would fill half the memory
+    monkeypatch.setattr("ganzoo.data.memory.available_memory", lambda device: nbytes)  # would fill half the memory
     s = make_sampler(ds, 8, seed=0, device="cpu")
     assert s.mode == "stream" and s.describe()["cache_hash"] == ds.info["cache"]["hash"]
     with pytest.raises(GanzooError, match=r"needs 7.10 KB but only 7.10 KB of RAM is available; stream it"):

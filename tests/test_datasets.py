@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo.download import fetch
+from ganzoo.data.download import fetch
 from ganzoo.errors import DataError
 
 

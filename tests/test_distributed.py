@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 
 
 def torchrun(tmp_path, *args, nproc=2):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo import hookspecs
+from ganzoo.contract import hookspecs
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.cli import main
-from ganzoo.export import export
+from ganzoo.cli.commands import main
+from ganzoo.use.export import export
 from use_runs import COND_CLASSES, COND_PLUGIN, run_without_ganzoo, train_vanilla, write_conditional_run
 
 HAVE_SAFETENSORS = importlib.util.find_spec("safetensors") is not None

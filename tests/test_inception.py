@@ -16,8 +16,8 @@ from PIL import Image
 from scipy import linalg
 
 import ganzoo
-from ganzoo.cli import main
-from ganzoo.evaluate import resolve_extractor
+from ganzoo.cli.commands import main
+from ganzoo.metrics.evaluate import resolve_extractor
 from ganzoo.metrics.image import extract, frechet_distance, image_metrics, inception_score, kernel_distance
 from ganzoo.metrics.inception import FIDInceptionV3, file_sha256, load_fid_weights, resize_bilinear_tf1
 

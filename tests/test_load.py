@@ -1,4 +1,4 @@
-"""ganzoo.load: a trained run as a GAN in eval mode, with the right weights, and nothing of training."""
+"""ganzoo.use.load: a trained run as a GAN in eval mode, with the right weights, and nothing of training."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.checkpoint import load_checkpoint
+from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.errors import CheckpointError, GanzooError
-from ganzoo.sampling import generate, sample
+from ganzoo.use.sampling import generate, sample
 from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,10 +52,11 @@ def test_loaded_samples_match_a_direct_forward_pass(vanilla_run):
 
 
 def test_load_module_does_not_import_the_trainer_or_data():
-    tree = ast.parse((ROOT / "ganzoo" / "load.py").read_text())
+    tree = ast.parse((ROOT / "ganzoo" / "use" / "load.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     imported |= {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-    assert not {m for m in imported if m and m.split(".")[-1] in ("trainer", "data", "distributed", "ema")}
+    banned = ("ganzoo.run", "ganzoo.data", "ganzoo.engine.distributed", "ganzoo.engine.ema")
+    assert not {m for m in imported if m and m.startswith(banned)}
 
 
 def test_conditional_run_loads_with_its_classes(plugin_dist, tmp_path):
@@ -119,11 +120,11 @@ def test_import_ganzoo_and_evaluate_do_not_import_the_trainer():
     import subprocess
     import sys
 
-    code = ("import sys, ganzoo, ganzoo.evaluate, ganzoo.load, ganzoo.sampling; "
-            "assert 'ganzoo.trainer' not in sys.modules, 'eager'; from ganzoo import train, Trainer, TrainResult; "
-            "assert ganzoo.resume is sys.modules['ganzoo.trainer'].resume; print('ok')")
+    code = ("import sys, ganzoo, ganzoo.use.evaluate, ganzoo.use.load, ganzoo.use.sampling; "
+            "assert 'ganzoo.run.trainer' not in sys.modules, 'eager'; from ganzoo import train, Trainer, TrainResult; "
+            "assert ganzoo.resume is sys.modules['ganzoo.run.trainer'].resume; print('ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
-    tree = ast.parse((ROOT / "ganzoo" / "evaluate.py").read_text())
+    tree = ast.parse((ROOT / "ganzoo" / "use" / "evaluate.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert "trainer" not in imported, "evaluate <-> trainer import circle"
+    assert not any(m and m.startswith("ganzoo.run") for m in imported), "evaluate <-> trainer import circle"

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.config import TrainConfig
-from ganzoo.trainer import Trainer
+from ganzoo.spec.config import TrainConfig
+from ganzoo.run.trainer import Trainer
 
 
 def loss(name):

@@ -11,8 +11,8 @@ import torch
 from scipy import linalg
 
 import ganzoo
-from ganzoo.cli import main
-from ganzoo.evaluate import resolve_extractor
+from ganzoo.cli.commands import main
+from ganzoo.metrics.evaluate import resolve_extractor
 from ganzoo.metrics import FeatureExtractor, density_coverage, image_metrics, mode_metrics, precision_recall
 
 

@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.build import build_extensions, build_gan, spec_from_recipe
+from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.errors import GanzooError
-from ganzoo.precision import Precision
+from ganzoo.engine.precision import Precision
 from ganzoo.testing import check_constraint, check_loss, check_model, check_schedule
 
 MODELS = ["wgan", "sngan", "sngan-resnet", "gan-r1"]
@@ -75,7 +76,7 @@ def test_components_pass_their_conformance_checks():
     ("schedule", "ema-warmup", {"mode": "cosine"}),
 ])
 def test_bad_component_options_give_one_line_errors(kind, name, options):
-    from ganzoo.build import call_factory
+    from ganzoo.registry import call_factory
 
     with pytest.raises(GanzooError) as info:
         call_factory(kind, name, ganzoo.get_registry().get(kind, name).obj, **options)

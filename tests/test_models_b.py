@@ -11,12 +11,13 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.build import build_extensions, build_gan, resolve_recipe, spec_from_recipe
+from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.errors import GanzooError
-from ganzoo.extensions import StepContext
-from ganzoo.precision import Precision
+from ganzoo.contract.extensions import StepContext
+from ganzoo.engine.precision import Precision
 from ganzoo.testing import check_model
-from ganzoo.training.update import AdversarialUpdate
+from ganzoo.engine.update import AdversarialUpdate
 
 MODELS = ("r3gan", "cgan-pd", "acgan", "infogan")
 
@@ -245,7 +246,7 @@ def test_conditional_batch_norm_uses_the_class_gain_and_bias():
 def test_cgan_pd_runs_on_digits_labels_from_the_command_line(tmp_path):
     import json
 
-    from ganzoo.cli import main
+    from ganzoo.cli.commands import main
 
     out = tmp_path / "cgan"
     assert main(["run", "cgan-pd", "--steps", "2", "--batch-size", "16", "--out", str(out)]) == 0
@@ -256,8 +257,8 @@ def test_cgan_pd_runs_on_digits_labels_from_the_command_line(tmp_path):
 
 
 def test_conditional_sample_grid_has_one_class_per_row(tmp_path):
-    from ganzoo.config import TrainConfig
-    from ganzoo.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
+    from ganzoo.run.trainer import Trainer
 
     trainer = Trainer(TrainConfig(model="acgan", steps=1, batch_size=16, device="cpu", out=str(tmp_path / "r")),
                       progress=False)

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
-from ganzoo.build import build_gan, spec_from_recipe
+from ganzoo.engine.assemble import build_gan
+from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.errors import GanzooError
 from ganzoo.testing import check_model
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 
 
 @pytest.mark.slow

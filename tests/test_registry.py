@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import ganzoo
-from ganzoo.cli import main
+from ganzoo.cli.commands import main
 from ganzoo.errors import UnknownNameError
 from ganzoo.registry import get_registry, reset_registry
 

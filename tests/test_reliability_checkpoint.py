@@ -13,11 +13,11 @@ import zipfile
 import pytest
 import torch
 
-from ganzoo import checkpoint as ck
-from ganzoo.checkpoint import (TRAILER_LEN, UnverifiedCheckpointWarning, load_checkpoint, newest_good_checkpoint,
+from ganzoo.store import checkpoint as ck
+from ganzoo.store.checkpoint import (TRAILER_LEN, UnverifiedCheckpointWarning, load_checkpoint, newest_good_checkpoint,
                                previous_path, save_checkpoint)
 from ganzoo.errors import CorruptCheckpointError, describe_os_error
-from ganzoo.runfolder import RunFolder
+from ganzoo.store.folder import RunFolder
 
 
 def real_state(step: int) -> dict:

@@ -8,11 +8,11 @@ import os
 import pytest
 import torch
 
-from ganzoo.checkpoint import save_checkpoint
+from ganzoo.store.checkpoint import save_checkpoint
 from ganzoo.errors import CheckpointError, GanzooError, describe_os_error
-from ganzoo.evaluate import MIN_IMAGE_SAMPLES, MIN_REAL_IMAGES, check_sample_count
+from ganzoo.metrics.evaluate import MIN_IMAGE_SAMPLES, MIN_REAL_IMAGES, check_sample_count
 from ganzoo.metrics import FeatureExtractor, image_metrics
-from ganzoo.runfolder import RunFolder
+from ganzoo.store.folder import RunFolder
 
 
 def run_with_files(path, checkpoint=True):

@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ganzoo
-from ganzoo.checkpoint import load_checkpoint
-from ganzoo.cli import main
-from ganzoo.config import TrainConfig
-from ganzoo.evaluate import evaluate_run
-from ganzoo.lock import held_here
-from ganzoo.runfolder import RunFolder
-from ganzoo.trainer import Interrupted, Trainer
+from ganzoo.store.checkpoint import load_checkpoint
+from ganzoo.cli.commands import main
+from ganzoo.spec.config import TrainConfig
+from ganzoo.use.evaluate import evaluate_run
+from ganzoo.store.lock import held_here
+from ganzoo.store.folder import RunFolder
+from ganzoo.run.trainer import Interrupted, Trainer
 from conftest import one_line_error
 
 pytest.importorskip("fcntl")
@@ -87,7 +87,7 @@ def test_a_second_run_or_resume_of_a_folder_in_training_is_refused_with_the_hold
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from ganzoo.lock import RunLock
+    from ganzoo.store.lock import RunLock
     for folder in sys.argv[1:]:
         RunLock(folder).acquire()
     print("locked", flush=True)

@@ -11,14 +11,14 @@ import textwrap
 import pytest
 
 from ganzoo.errors import RunLockedError
-from ganzoo.lock import RunLock, held_here, read_holder
-from ganzoo.runfolder import RunFolder
+from ganzoo.store.lock import RunLock, held_here, read_holder
+from ganzoo.store.folder import RunFolder
 
 pytest.importorskip("fcntl")
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from ganzoo.lock import RunLock
+    from ganzoo.store.lock import RunLock
     from ganzoo.errors import RunLockedError
     try:
         RunLock(sys.argv[1]).acquire()

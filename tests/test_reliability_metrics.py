@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ganzoo.errors import describe_os_error
-from ganzoo.runfolder import RunFolder
+from ganzoo.store.folder import RunFolder
 
 needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to aim the fault at one file")
 

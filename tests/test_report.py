@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo import svgplot
-from ganzoo.cli import main
-from ganzoo.report import build_report, match_quality, zoo_rows
+from ganzoo.tools import svgplot
+from ganzoo.cli.commands import main
+from ganzoo.tools.report import build_report, match_quality, zoo_rows
 
 SVG = "{http://www.w3.org/2000/svg}"
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _row(setting, kind, precision, ms_rounds, eager_rounds, tuned_rounds, mem=50.0):
-    from ganzoo.bench import spread
+    from ganzoo.tools.bench import spread
 
     vs_e = [e / m for e, m in zip(eager_rounds, ms_rounds)]
     vs_t = [t / m for t, m in zip(tuned_rounds, ms_rounds)]

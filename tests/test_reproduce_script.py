@@ -153,7 +153,7 @@ def test_wgan_gp_2d_variant_is_gdpps_protocol_and_its_images_are_unchanged():
 
 
 def test_mlp_options_are_checked_with_one_line():
-    from ganzoo.build import call_factory
+    from ganzoo.registry import call_factory
 
     factory = ganzoo.get_registry().get("generator", "mlp").obj
     with pytest.raises(ganzoo.GanzooError, match="cannot be built.*activation must be one of relu, leaky_relu, tanh"):

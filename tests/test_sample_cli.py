@@ -8,9 +8,9 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo.cli import main
-from ganzoo.images import image_grid
-from ganzoo.sampling import draw, generate, interpolate, slerp
+from ganzoo.cli.commands import main
+from ganzoo.store.images import image_grid
+from ganzoo.use.sampling import draw, generate, interpolate, slerp
 from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 

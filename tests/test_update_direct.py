@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.trainer import Trainer
+from ganzoo.run.trainer import Trainer
 
 
 def _trainer(model, tmp_path, dataset="digits", **kw):

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 import ganzoo
-from ganzoo.checkpoint import save_checkpoint
+from ganzoo.store.checkpoint import save_checkpoint
 from ganzoo.registry import reset_registry
 
 COND_PLUGIN = '''

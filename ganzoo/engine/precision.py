@@ -1,0 +1,76 @@
+"""Chooses the device and the numeric precision of a run, and makes the matching autocast context and scaler.
+
+One code path serves fp32, bf16 and fp16: an autocast context (disabled for fp32) and a GradScaler that is only
+enabled for fp16, where small gradients would otherwise underflow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+from ganzoo.errors import GanzooError
+from ganzoo.spec.config import PRECISIONS
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GanzooError(f"unknown device {name!r}; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GanzooError("--device cuda was asked for but no CUDA GPU is available; use --device cpu or auto")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise GanzooError(f"there is no {device}; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type not in ("cpu", "cuda"):
+        raise GanzooError(f"device {name!r} is not supported; use auto, cpu or cuda")
+    return device
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """bf16 pays off where the hardware has bf16 matrix units: Ampere+ GPUs, AVX512-BF16/AMX CPUs."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' means bf16 where the device supports it, fp16 on CUDA devices without bf16, fp32 otherwise."""
+    if name == "auto":
+        if bf16_supported(device):
+            return "bf16"
+        return "fp16" if device.type == "cuda" else "fp32"
+    if name not in PRECISIONS:
+        raise GanzooError(f"unknown precision {name!r}; use one of auto, {', '.join(PRECISIONS)}")
+    if name == "fp16" and device.type != "cuda":
+        raise GanzooError("fp16 needs a CUDA device (its gradient scaler is CUDA-only here); use bf16 or fp32 on CPU")
+    return name
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The autocast/scaler pair for one device and precision."""
+
+    device: torch.device
+    name: str
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return DTYPES[self.name]
+
+    def autocast(self):
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def make_scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.name == "fp16")

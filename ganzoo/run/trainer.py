@@ -1,0 +1,656 @@
+"""The run loop every model runs on: checkpoints, logging, sample grids, evaluation and signals.
+
+The math of a step lives in ganzoo.engine.update (buildable without a run folder); this module resolves a
+config once into a frozen RunSpec, builds the update, and loops it. The hot loop never waits on the device:
+losses are accumulated as tensors and read every `log_every` steps. Progress goes to a callback (the CLI's bar).
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+
+from ganzoo.engine import distributed
+from ganzoo.version import __version__
+from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
+from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
+from ganzoo.contract.types import GAN, Dataset, generate
+from ganzoo.spec.config import TrainConfig
+from ganzoo.data import class_probs_of, load_dataset, make_sampler, num_classes_of
+from ganzoo.errors import CheckpointError, DivergenceError, GanzooError
+from ganzoo.store.images import image_grid, scatter_plot
+from ganzoo.run.loggers import LoggerSet, build_loggers, picture_tensor
+from ganzoo.engine.precision import Precision, resolve_device, resolve_precision
+from ganzoo.registry import Registry, get_registry
+from ganzoo.store.lock import RunLock
+from ganzoo.store.folder import RunFolder
+from ganzoo.spec.runspec import RunSpec
+from ganzoo.engine.update import AdversarialUpdate, has_conv
+
+ProgressCallback = Callable[[dict], None]
+Notice = Callable[[str], None]
+
+
+def stderr_notice(line: str) -> None:
+    """Where a run's one-line notices go when no console is given (moved-aside files, dropped damaged lines)."""
+    print(f"ganzoo: notice: {line}", file=sys.stderr, flush=True)
+
+
+class Interrupted(GanzooError):
+    """SIGINT/SIGTERM arrived; the run saved a checkpoint and can be resumed."""
+
+    exit_code = 130
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    gan: GAN
+    config: dict[str, Any]
+    last_metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    images_per_second: float = 0.0
+    eval: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> RunSpec:
+    """A new run's config plus the registry's recipe into the frozen RunSpec (the one place defaults apply)."""
+    name, recipe = resolve_recipe(config.model, generator=config.generator, discriminator=config.discriminator,
+                                  loss=config.loss, registry=registry)
+    lr_g = config.lr_g or config.lr
+    lr_d = config.lr_d or config.lr
+    return spec_from_recipe(
+        name, recipe, dataset.shape, num_classes=num_classes_of(dataset), registry=registry,
+        latent_dim=config.latent_dim, steps=config.steps, batch_size=config.batch_size, n_critic=config.n_critic,
+        lr_g=lr_g, lr_d=lr_d, ema_decay=config.ema_decay, extra_regularizers=tuple(config.regularizers or ()),
+        drop_recipe_regularizers=config.no_recipe_regularizers, augment=config.augment,
+        extra_schedules=tuple(config.schedules or ()),
+    )
+
+
+class Trainer:
+    """Builds a run from a TrainConfig (or resumes one from its folder) and trains it.
+
+    The caller's config is never mutated: ``trainer.config`` is a resolved copy.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        *,
+        registry: Optional[Registry] = None,
+        resume: Optional[Path] = None,
+        console: Any = None,
+        progress: Any = True,
+        dataset: Optional[Dataset] = None,
+        spec: Optional[RunSpec] = None,
+        restart: bool = False,
+        from_previous: bool = False,
+        notice: Optional[Notice] = None,
+    ):
+        self.config = cfg = replace(config).validate()
+        self.notice: Notice = notice or stderr_notice
+        self.restart = bool(restart) and resume is None
+        self._lock: Optional[RunLock] = None
+        self.loggers: LoggerSet = LoggerSet([])
+        self.registry = registry or get_registry()
+        self.console = console
+        self.progress = progress
+        self.dist = distributed.from_environment(cfg.device)
+        self.device = resolve_device(cfg.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        self.precision = Precision(self.device, resolve_precision(cfg.precision, self.device))
+        self._stop_requested: Optional[str] = None
+        torch.manual_seed(cfg.seed)
+        self.dataset = dataset or load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
+                                               seed=cfg.seed, registry=self.registry)
+        self.spec = spec or resolve_spec(cfg, self.dataset, self.registry)
+        if tuple(self.spec.shape) != tuple(self.dataset.shape):
+            raise GanzooError(f"the run was made for samples of shape {tuple(self.spec.shape)} but the dataset gives "
+                              f"{tuple(self.dataset.shape)}; resume with the same dataset and --image-size")
+        # The resolved values, so config.json's "train" repeats the run's settings exactly.
+        cfg.steps, cfg.batch_size, cfg.n_critic = self.spec.steps, self.spec.batch_size, self.spec.n_critic
+        cfg.latent_dim, cfg.ema_decay = self.spec.latent_dim, self.spec.ema_decay
+        cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
+        cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
+        probs = class_probs_of(self.dataset, self.spec.num_classes) if self.spec.conditional else None
+        self.gan = build_gan(self.spec, self.registry, class_probs=probs)
+        self.extensions = build_extensions(self.spec, self.registry)
+        conv = has_conv(self.gan.generator) or has_conv(self.gan.discriminator)
+        self.channels_last = self.dataset.kind == "image" and (
+            cfg.channels_last == "on" or (cfg.channels_last == "auto" and conv))
+        if cfg.batch_size % self.dist.world_size:
+            raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
+                              f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
+        self.update = AdversarialUpdate(
+            self.spec, self.gan, self.extensions, device=self.device, precision=self.precision,
+            registry=self.registry, seed=cfg.seed, channels_last=self.channels_last, on_nan=cfg.on_nan,
+            dist=self.dist, compile=cfg.compile, sync_bn=cfg.sync_bn)
+        if cfg.eval_every:  # refuse an unusable sample count now, not after hours of training
+            from ganzoo.metrics.evaluate import check_sample_count
+
+            check_sample_count(cfg.eval_samples, self.dataset.kind, len(self.dataset.data), flag="--eval-samples")
+        self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=cfg.seed + 1, device=self.device,
+                                        rank=self.dist.rank, world_size=self.dist.world_size,
+                                        channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
+        self._fixed_inputs()
+        out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+        cfg.out = str(out)
+        self.run = RunFolder(out)
+        self.last_eval: dict[str, Any] = {}
+        self.start_step = 0
+        self.checkpoint_path: Optional[Path] = None
+        if resume is not None:
+            self._resume_from(from_previous)
+        elif self.dist.is_main:
+            self._claim_new_run()
+
+    def _claim_new_run(self) -> None:
+        """Fail fast, before any file is written: the folder is not in use by another process (its pid is named)
+        and a new run may write there. fit() takes the lock and checks again under it before writing anything;
+        a trainer that is built but never fit creates no folder."""
+        if self.run.path.is_dir():
+            with self.run.lock():
+                if not self.restart:
+                    self.run.check_new_run_target()
+        elif not self.restart:
+            self.run.check_new_run_target()  # a file where the folder goes
+
+    def _resume_from(self, from_previous: bool) -> None:
+        """Load the run's checkpoint, holding the folder's lock (main rank) from here to the end of fit()."""
+        if self.dist.is_main:
+            self._lock = self.run.lock().acquire()
+        try:
+            if self.dist.is_main:
+                self.run.clean_stale_temp()
+            path = self.run.resume_checkpoint(from_previous=from_previous)
+            self._restore(load_checkpoint(path, notice=self.notice), path)
+            self.checkpoint_path = path
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run folder's lock (fit() does this when it ends; call it for a trainer you never fit)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _fixed_inputs(self) -> None:
+        """Fixed noise (and labels: one class per row) for the sample grids, from their own seed."""
+        fixed = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
+        if self.spec.conditional:
+            per_class = 8
+            n = self.spec.num_classes * per_class
+            self.fixed_labels = torch.arange(self.spec.num_classes, device=self.device).repeat_interleave(per_class)
+            self.grid_columns = per_class
+        else:
+            n = 2500 if self.dataset.kind == "vector" else 64
+            self.fixed_labels = None
+            self.grid_columns = None
+        self.fixed_noise = torch.randn(n, self.spec.latent_dim, generator=fixed, device=self.device)
+        own = getattr(self.gan.generator, "sample_latent", None)
+        if own is not None:
+            self.fixed_noise = own(n, generator=fixed, device=self.device)
+
+    # -- v0.1 attribute names, kept for plugin tests and scripts -------------------------------------------------------
+    @property
+    def notices(self) -> list[str]:
+        return self.update.notices
+
+    @property
+    def ema(self):
+        return self.update.ema
+
+    @property
+    def opt_g(self):
+        return self.update.opt_g
+
+    @property
+    def opt_d(self):
+        return self.update.opt_d
+
+    def step(self, step: Optional[int] = None) -> None:
+        """One training step (used by tests and profiling; `fit` runs the loop)."""
+        self._steps_taken = getattr(self, "_steps_taken", self.start_step) + 1
+        self.update.step(step or self._steps_taken, self.config.steps, self.sampler.next)
+
+    def describe(self) -> dict[str, Any]:
+        """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
+        return {
+            "ganzoo_version": __version__,
+            "train": self.config.to_dict(),
+            "spec": self.spec.to_dict(),
+            "model": self.gan.name,
+            "components": self.gan.components,
+            "citation": self.spec.citation,
+            "hyperparameters": {"lr_g": self.spec.lr_g, "lr_d": self.spec.lr_d,
+                                "betas_g": self.spec.optimizer_g.options.get("betas"),
+                                "betas_d": self.spec.optimizer_d.options.get("betas"),
+                                "n_critic": self.spec.n_critic, "batch_size": self.spec.batch_size,
+                                "latent_dim": self.spec.latent_dim, "ema_decay": self.spec.ema_decay},
+            "dataset": {"name": self.dataset.name, "shape": list(self.dataset.shape),
+                        "size": int(self.dataset.data.shape[0]), **sampler_description(self.sampler)},
+            "device": str(self.device),
+            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "precision": self.precision.name,
+            "channels_last": self.channels_last,
+            "compile": bool(self.update.compile),
+            "notices": list(self.notices),
+            "torch": torch.__version__,
+            "plugins": self.registry.distributions(),
+            "world_size": self.dist.world_size,
+            "backend": self.dist.backend,
+        }
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------
+    def state_dict(self, step: int) -> dict[str, Any]:
+        return {
+            "step": step,
+            **self.update.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            },
+            "model": self.gan.name,
+            "components": dict(self.gan.components),
+        }
+
+    def save_checkpoint(self, step: int) -> Path:
+        """Write checkpoint.pt (the previous one becomes checkpoint.prev.pt), then fsync metrics.jsonl and the folder,
+        so what was logged up to a checkpoint survives a power cut with it."""
+        save_checkpoint(self.state_dict(step), self.run.checkpoint, notice=self.notice)
+        self.run.sync()
+        return self.run.checkpoint
+
+    def _restore(self, state: dict[str, Any], path: Optional[Path] = None) -> None:
+        try:
+            if "noise" not in state and "noise" in state.get("rng", {}):  # v0.1 checkpoints
+                state = {**state, "noise": state["rng"]["noise"], "augment": None}
+            self.update.load_state_dict(state)
+            self.sampler.load_state_dict(state["sampler"])
+            torch.set_rng_state(state["rng"]["torch"])
+            if torch.cuda.is_available() and state["rng"]["cuda"]:
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+            self.start_step = int(state["step"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(
+                f"checkpoint {path or self.run.checkpoint} does not match this run's model or settings ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:120]}); resume with the config it was saved with"
+            ) from None
+
+    # -- logging ---------------------------------------------------------------------------------------------------
+    def _log(self, step: int, images: int, seconds: float) -> dict[str, Any]:
+        values = self.update.read_metrics(lambda t: distributed.all_reduce_mean(t, self.dist))
+        record = {"step": step, **values, "img_per_s": images / seconds if seconds > 0 else None, "time": time.time()}
+        if self.dist.is_main:
+            self.loggers.log_scalars(step, {k: v for k, v in record.items() if k != "step"})
+        return record
+
+    def _check_finite(self, step: int, since: int, record: dict[str, Any], last_good: int) -> None:
+        """Divergence: non-finite weights, or non-finite losses (unless a gradient scaler or --on-nan skip handled
+        them: the scaler skips overflowing steps and backs off its scale, which is not divergence)."""
+        bad = [name for name, net in (("generator", self.gan.generator), ("discriminator", self.gan.discriminator))
+               if not all(bool(torch.isfinite(p).all()) for p in net.parameters())]
+        if not bad:
+            losses = [k for k in ("loss_d", "loss_g") if k in record]
+            if self.update.scaled or self.config.on_nan == "skip":
+                bad = [k for k in losses if not math.isfinite(record[k])]  # no finite value in the whole window
+            else:
+                bad = [k for k in losses if k in record.get("nonfinite", {}) or not math.isfinite(record[k])]
+        if bad:
+            where = f"at step {step}" if since + 1 >= step else f"between steps {since + 1} and {step}"
+            kept = (f"the last good checkpoint (step {last_good}) is kept in {self.run.path}"
+                    if last_good > 0 and self.run.has_checkpoint()
+                    else f"no checkpoint was written yet; start over with `ganzoo run --resume {self.run.path} "
+                         f"--restart` (or new settings and `--out {self.run.path} --restart`)")
+            raise DivergenceError(f"training diverged {where}: {', '.join(bad)} became non-finite; {kept}; lower the "
+                                  f"learning rate, try --precision fp32, or use --on-nan skip")
+
+    # -- samples and evaluation --------------------------------------------------------------------------------------
+    def sample(self, n: Optional[int] = None, generator: Optional[torch.Generator] = None,
+               labels: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Samples (EMA generator when there is one) as float32 on the CPU: from the fixed inputs, or `n` new ones.
+
+        Pass a `generator` (on the CPU or the training device; latents are drawn where it lives, then moved) to leave
+        training's random streams untouched.
+        """
+        net = self.update.sample_net()
+        if n is None:
+            z, y = self.fixed_noise, self.fixed_labels
+        else:
+            from ganzoo.contract.types import draw_labels, draw_latent
+
+            gen = generator or self.update.noise
+            where = gen.device
+            z = draw_latent(self.gan.generator, n, self.spec.latent_dim, gen, where).to(self.device)
+            y = None
+            if self.spec.conditional:
+                y = labels if labels is not None else draw_labels(n, self.spec.num_classes, self.gan.class_probs, gen,
+                                                                  where)
+                y = y.to(self.device)
+        return generate(net, z, self.precision.autocast(), y=y).cpu()
+
+    def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
+                 weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
+        """Quality metrics of the current generator on fresh samples, see ganzoo.metrics.evaluate: latents from a CPU
+        generator seeded with the run's seed (the draw `ganzoo eval` makes), KID/IS subsets seeded with it."""
+        from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, EVAL_SEED_OFFSET, evaluate_samples, resolve_extractor,
+                                             sample_generator)
+        from ganzoo.store.images import save_points_plot
+
+        n = samples or self.config.eval_samples or DEFAULT_SAMPLES[self.dataset.kind]
+        noise = torch.Generator().manual_seed(self.config.seed + EVAL_SEED_OFFSET)
+        fake = sample_generator(lambda k: self.sample(k, generator=noise), n)
+        extractor = None
+        if self.dataset.kind == "image":
+            key = (feature_extractor or self.config.feature_extractor, weights or self.config.inception_weights)
+            if getattr(self, "_extractor_key", None) != key:  # build (or train) the extractor once per run
+                self._extractor = resolve_extractor(key[0], self.dataset, self.device, key[1], self.registry)
+                self._extractor_key = key
+            extractor = self._extractor
+        elif plot:
+            save_points_plot(fake, self.dataset, self.run.path / "eval_points.png")
+        return evaluate_samples(fake, self.dataset, extractor, seed=self.config.seed)
+
+    def sample_picture(self):
+        """The sample grid of the fixed inputs (one row per class when conditional), or a scatter plot of 2-D points."""
+        samples = self.sample()
+        if self.dataset.kind == "vector":
+            return scatter_plot(samples, self.dataset.data[:2500].float(), self.dataset.centers)
+        if samples.ndim != 4:
+            raise GanzooError(f"cannot draw samples of shape {tuple(samples.shape)}")
+        return image_grid(samples, nrow=self.grid_columns)
+
+    def save_sample_grid(self, step: int) -> Path:
+        """samples/step_NNNNNNN.png, also handed to the loggers as "samples"."""
+        picture = self.sample_picture()
+        path = self.run.samples / f"step_{step:07d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        picture.save(path)
+        self.loggers.log_images(step, "samples", picture_tensor(picture))
+        return path
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            self._stop_requested = signal.Signals(signum).name
+
+        previous = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+        return previous
+
+    def _progress_callback(self) -> Optional[ProgressCallback]:
+        if callable(self.progress):
+            return self.progress
+        if self.progress and self.dist.is_main:
+            from ganzoo.run.progress import RichProgress
+
+            return RichProgress(self.gan.name, self.config.steps, console=self.console)
+        return None
+
+    def _open_run(self) -> None:
+        """Under the folder's lock: restart (if asked), check the target, clean stale temp files, write config.json
+        (fresh run) or cut metrics.jsonl back to the checkpoint (resume), then open the loggers. Main rank only."""
+        if self._lock is None:  # a new run (a resume took it when it loaded the checkpoint)
+            if self.start_step == 0 and not self.restart:
+                self.run.check_new_run_target()  # a file where the folder goes: said before the lock would mkdir
+            self._lock = self.run.lock().acquire()
+        if self.start_step == 0:
+            if self.restart:
+                aside = self.run.restart()
+                if aside is not None:
+                    self.notice(f"started {self.run.path} over; its previous files are in {aside}")
+            self.run.check_new_run_target()
+        self.run.clean_stale_temp()
+        self.run.create()
+        self._notices_written = list(self.update.notices)
+        if self.start_step == 0:
+            self.run.write_config(self.describe())
+        else:
+            for line in self.run.truncate_metrics_after(self.start_step):
+                self.notice(line)
+        self.loggers = build_loggers(self.config.logger, self.run.path, start_step=self.start_step,
+                                     registry=self.registry)
+        if self.start_step == 0:
+            self.loggers.log_config(self.describe())
+
+    def _record_first_step_notices(self) -> None:
+        """The first step can change how the run runs (a failed torch.compile falls back to eager): rewrite
+        config.json's "compile" and "notices" so the record matches what ran."""
+        self.config.compile = bool(self.update.compile)
+        saved = self.run.read_config()
+        described = self.describe()
+        saved.update(compile=described["compile"], notices=described["notices"])
+        saved["train"] = {**saved.get("train", {}), "compile": described["train"]["compile"]}
+        self.run.write_config(saved)
+        self._notices_written = list(self.update.notices)
+
+    def fit(self) -> TrainResult:
+        cfg = self.config
+        main = self.dist.is_main
+        previous_handlers = self._install_signal_handlers()  # before the first file: a signal now still checkpoints
+        report = None
+        images_per_step = cfg.batch_size * cfg.n_critic
+        last_good = self.start_step
+        record: dict[str, Any] = {}
+        t_start = t_last = time.perf_counter()
+        last_logged = self.start_step
+        step = self.start_step
+        failed = True
+        try:
+            if main:
+                self._open_run()
+                report = self._progress_callback()
+            if report is not None:
+                report({"event": "start", "step": self.start_step, "total": cfg.steps})
+            for step in range(self.start_step + 1, cfg.steps + 1):
+                self.update.step(step, cfg.steps, self.sampler.next)
+                if step == self.start_step + 1 and main and self.update.notices != self._notices_written:
+                    self._record_first_step_notices()  # e.g. a torch.compile fallback: config.json says so
+                at_log = step % cfg.log_every == 0 or step == cfg.steps
+                if self.dist.enabled:  # all ranks must agree, so they only compare notes at log points
+                    stopping = at_log and distributed.any_rank(self._stop_requested is not None, self.dist, self.device)
+                else:
+                    stopping = self._stop_requested is not None
+                if at_log or stopping:
+                    if self.device.type == "cuda":
+                        torch.cuda.synchronize(self.device)
+                    now = time.perf_counter()
+                    record = self._log(step, images_per_step * (step - last_logged), now - t_last)
+                    self._check_finite(step, last_logged, record, last_good)
+                    t_last, last_logged = now, step
+                    if report is not None:
+                        report({"event": "log", "step": step, "total": cfg.steps, "record": record})
+                if main and step % cfg.sample_every == 0:
+                    self.save_sample_grid(step)
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
+                    if not record or record.get("step") != step:
+                        record = self._log(step, images_per_step * (step - last_logged), time.perf_counter() - t_last)
+                        self._check_finite(step, last_logged, record, last_good)
+                        t_last, last_logged = time.perf_counter(), step
+                    if main:
+                        self.save_checkpoint(step)
+                    last_good = step
+                if main and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                    self.last_eval = {"step": step, **self.evaluate()}
+                    self.loggers.log_eval(step, self.last_eval)
+                if stopping:
+                    raise Interrupted(
+                        f"stopped by {self._stop_requested or 'a signal to another rank'} at step {step}; "
+                        f"checkpoint saved, continue with `ganzoo run --resume {self.run.path}`")
+            if main and cfg.steps % cfg.sample_every:
+                self.save_sample_grid(step)
+            seconds = time.perf_counter() - t_start
+            self.ranks_in_sync = distributed.ranks_in_sync([self.gan.generator, self.gan.discriminator], self.dist,
+                                                           self.device)
+            if main and self.dist.enabled:
+                self.loggers.log_scalars(step, {"ranks_in_sync": self.ranks_in_sync,
+                                                "world_size": self.dist.world_size})
+            failed = False
+        finally:
+            if report is not None:
+                report({"event": "stop", "step": step, "total": cfg.steps})
+            for sig, old in previous_handlers.items():
+                signal.signal(sig, old)
+            try:
+                self._finish(failed)
+            finally:
+                self.close()
+        done = max(step - self.start_step, 0)
+        return TrainResult(
+            run_dir=self.run.path, step=step, gan=self.gan, config=self.describe(), last_metrics=record,
+            seconds=seconds, images_per_second=images_per_step * done / seconds if seconds > 0 else 0.0,
+            eval=self.last_eval,
+        )
+
+    def _finish(self, failed: bool) -> None:
+        """Close the loggers and the sampler; an error closing them is raised only when nothing else failed."""
+        try:
+            self.loggers.close()
+        except GanzooError:
+            if not failed:
+                raise
+        finally:
+            self.loggers = LoggerSet([])
+            close = getattr(self.sampler, "close", None)
+            if close is not None:
+                close()
+
+
+def make_run_sampler(dataset: Dataset, batch_size: int, **kwargs: Any):
+    """The data sampler of a run: ``sampler.next() -> (x, labels or None)``, in memory or streamed
+    (ganzoo.data.samplers.make_sampler; keywords seed, device, rank, world_size, channels_last, mode, mirror)."""
+    return make_sampler(dataset, batch_size, **kwargs)
+
+
+def sampler_description(sampler: Any) -> dict[str, Any]:
+    describe = getattr(sampler, "describe", None)
+    return dict(describe()) if callable(describe) else {"mode": getattr(sampler, "mode", "memory")}
+
+
+def train(config: Optional[TrainConfig] = None, *, progress: Any = False, registry: Optional[Registry] = None,
+          **settings: Any) -> TrainResult:
+    """Train a model from Python: ``ganzoo.train(model=NAME, steps=500, out="runs/demo")``."""
+    if config is None:
+        config = TrainConfig(**settings)
+    elif settings:
+        raise TypeError("pass either a TrainConfig or keyword settings, not both")
+    return Trainer(config, registry=registry, progress=progress).fit()
+
+
+def load_run_description(run: RunFolder, registry: Registry, config: TrainConfig, dataset: Dataset) -> RunSpec:
+    """The saved spec of a run (v0.1 folders without one are resolved from their saved settings once)."""
+    saved = run.read_config()
+    if "spec" in saved:
+        return RunSpec.from_dict(saved["spec"])
+    return resolve_spec(config, dataset, registry)
+
+
+def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
+           registry: Optional[Registry] = None, console: Any = None, from_previous: bool = False,
+           restart: bool = False, notice: Optional[Notice] = None) -> TrainResult:
+    """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count.
+
+    Hyper-parameters come from the saved spec in config.json, never from the plugin's current recipe; a learning
+    rate or betas edited by hand in config.json's spec are applied (the optimiser state keeps its moments).
+    ``from_previous`` continues from checkpoint.prev.pt; ``restart`` starts over from step 0 with the folder's
+    config.json, after moving its old files into ``.restarted-<time>/``. The folder's lock is held throughout.
+    """
+    run = RunFolder(Path(run_dir))
+    run.read_config()  # a missing folder or config.json is reported before the lock would create anything
+    main = os.environ.get("RANK", "0") == "0"
+    with (run.lock() if main else _no_lock()):  # a second trainer of this folder is refused, naming our pid
+        if restart:
+            _, config, dataset, spec = _saved_run(run, steps, None, registry)
+            trainer = Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset,
+                              spec=spec, restart=True, notice=notice)
+            return trainer.fit()
+        return continue_run(run.path, steps=steps, progress=progress, registry=registry, console=console,
+                            from_previous=from_previous, notice=notice).fit()
+
+
+def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optional[dict[str, Any]] = None,
+                 progress: Any = False, registry: Optional[Registry] = None, console: Any = None,
+                 from_previous: bool = False, notice: Optional[Notice] = None,
+                 finished_ok: bool = False) -> "Trainer":
+    """The Trainer that continues a run from its checkpoint (to `steps` when given), restored and holding the
+    folder's lock: call ``fit()`` on it (or ``close()``). `overrides` sets run settings that do not change the
+    training math (e.g. ``log_every``, ``checkpoint_every``); config.json is rewritten to describe the continued run
+    when `steps` or `overrides` change it. A run already at `steps` or past it is refused with one line, unless
+    ``finished_ok`` and it is exactly there (the caller only wants the trained state)."""
+    run = RunFolder(Path(run_dir))
+    run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
+    saved, config, dataset, spec = _saved_run(run, steps, overrides, registry)
+    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
+                      dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
+    try:
+        at, end = trainer.start_step, trainer.config.steps
+        if at > end or (at == end and not finished_ok):
+            raise GanzooError(f"the run in {run.path} is already at step {at}; pass --steps larger than that to "
+                              f"continue")
+        if (steps is not None or overrides) and trainer.dist.is_main:
+            described = trainer.describe()
+            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+    except BaseException:
+        trainer.close()  # the restored trainer holds the folder's lock
+        raise
+    return trainer
+
+
+#: run settings a continuation may change: when to log, checkpoint, evaluate and write samples, and where numbers go
+#: (none of them changes the training math)
+CONTINUATION_OVERRIDES = ("log_every", "checkpoint_every", "sample_every", "eval_every", "eval_samples", "logger")
+
+
+def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[str, Any]],
+               registry: Optional[Registry]) -> tuple[dict, TrainConfig, Dataset, RunSpec]:
+    """A run folder's config.json, its settings (with `steps` and `overrides` applied), dataset and saved spec."""
+    saved = run.read_config()
+    config = TrainConfig.from_dict(saved["train"])
+    config.out = str(run.path)
+    for key, value in (overrides or {}).items():
+        if key not in CONTINUATION_OVERRIDES:
+            raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
+                              f"{', '.join(CONTINUATION_OVERRIDES)}")
+        setattr(config, key, value)
+    registry = registry or get_registry()
+    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
+                           seed=config.seed, registry=registry)
+    spec = load_run_description(run, registry, config, dataset)
+    if steps is not None:
+        spec = spec.with_(steps=int(steps))
+        config.steps = int(steps)
+    return saved, config, dataset, spec
+
+
+class _no_lock:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return None

@@ -1,0 +1,280 @@
+"""The run folder: config.json, metrics.jsonl, samples/ and checkpoint.pt, in one place with one owner.
+
+Reliability rules the helpers here keep (the trainer calls them; see docs/usage.md "The run folder"):
+
+- one owner: ``with run.lock():`` around training or resuming (an OS lock, released on any exit incl. kill -9);
+- never a dead end: a folder either holds a checkpoint to resume, or ``restart()`` moves its files aside into
+  ``.restarted-<time>/`` and a new run starts there; nothing is ever deleted;
+- never written into a folder that is not a run (``check_new_run_target``);
+- metrics.jsonl is appended one whole line per record (a failed write is rolled back, so it never ends in a cut-off
+  line because of us), and readers skip and report damaged lines instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from ganzoo.store.checkpoint import atomic_write_bytes, fsync_folder, newest_good_checkpoint, previous_path, write_fully
+from ganzoo.errors import CheckpointError, GanzooError
+from ganzoo.store.lock import LOCK_NAME, RunLock
+
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+CHECKPOINT = "checkpoint.pt"
+SAMPLES = "samples"
+EVAL = "eval.json"
+EVAL_PLOT = "eval_points.png"
+RESTARTED = ".restarted-"
+#: files written through temp files by whoever holds the lock; their leftovers are safe to remove under the lock
+TEMP_OWNERS = (CHECKPOINT, "checkpoint.prev.pt", CONFIG, METRICS)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/inf; keep the information
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+@dataclass
+class MetricsScan:
+    """What metrics.jsonl holds: the records that parse, and one line per damaged line that was skipped."""
+
+    records: list[dict] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / CHECKPOINT
+
+    @property
+    def previous_checkpoint(self) -> Path:
+        return previous_path(self.checkpoint)
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    # -- ownership -----------------------------------------------------------------------------------------------
+    def lock(self) -> RunLock:
+        """The folder's exclusive lock: ``with run.lock(): ...`` (creates the folder; re-entrant in one process)."""
+        return RunLock(self.path)
+
+    def clean_stale_temp(self) -> list[Path]:
+        """Remove temp files a killed write left behind (``.checkpoint.pt.*.tmp`` and the like); returns them.
+
+        Takes the lock, so a live writer's temp file is never removed.
+        """
+        removed = []
+        if not self.path.is_dir():
+            return removed
+        with self.lock():
+            for name in TEMP_OWNERS:
+                for tmp in self.path.glob(f".{name}.*.tmp"):
+                    if tmp.is_file():
+                        tmp.unlink(missing_ok=True)
+                        removed.append(tmp)
+        return removed
+
+    # -- what the folder holds -----------------------------------------------------------------------------------
+    def holds_run(self) -> bool:
+        """A folder with a config or checkpoint belongs to a run, which a new run must never overwrite."""
+        return (self.path / CONFIG).exists() or self.checkpoint.exists() or self.previous_checkpoint.exists()
+
+    def has_checkpoint(self) -> bool:
+        """Whether there is a checkpoint to resume from (checkpoint.pt, or checkpoint.prev.pt after a crash)."""
+        return self.checkpoint.is_file() or self.previous_checkpoint.is_file()
+
+    def good_checkpoint(self) -> Optional[Path]:
+        """The newest checkpoint that passes its checksum, or None (reads the files, unpickles nothing)."""
+        return newest_good_checkpoint(self.checkpoint)
+
+    def _foreign_entries(self) -> list[str]:
+        """Entries that a ganzoo run did not write."""
+        ours = {CONFIG, METRICS, CHECKPOINT, self.previous_checkpoint.name, SAMPLES, EVAL, EVAL_PLOT, LOCK_NAME}
+        foreign = []
+        for entry in sorted(self.path.iterdir()):
+            name = entry.name
+            if name in ours or name.startswith(RESTARTED) or (name.startswith(".") and name.endswith(".tmp")):
+                continue
+            if name.startswith("checkpoint.corrupt-"):
+                continue
+            foreign.append(name)
+        return foreign
+
+    def check_new_run_target(self) -> None:
+        """Raise a one-line error unless a new run may write here: a new or empty folder, or one holding only
+        ganzoo's own leftovers (a lock file, temp files) and no run. Call it while holding the lock."""
+        if self.path.exists() and not self.path.is_dir():
+            raise GanzooError(f"--out {self.path} is a file, not a folder; pass another --out")
+        if not self.path.exists():
+            return
+        if self.holds_run():
+            if self.has_checkpoint():
+                how = f"continue it with `ganzoo run --resume {self.path}`"
+            else:
+                how = "it stopped before its first checkpoint"
+            raise CheckpointError(
+                f"{self.path} already holds a run; {how}, start it over with `ganzoo run --resume {self.path} "
+                f"--restart` (the old files are kept in {self.path}/{RESTARTED}<time>/) or pass another --out")
+        foreign = self._foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise GanzooError(f"{self.path} exists and holds files that are not a ganzoo run ({shown}); "
+                              f"a run is never written into it: pass a new or empty folder as --out")
+
+    def restart(self) -> Optional[Path]:
+        """Start over: move the run's files (config, metrics, checkpoints, samples, eval) into
+        ``.restarted-<time>/`` inside the folder and return that folder (None when there was nothing to move).
+        Nothing is deleted. Takes the lock."""
+        with self.lock():
+            names = [CONFIG, METRICS, CHECKPOINT, self.previous_checkpoint.name, SAMPLES, EVAL, EVAL_PLOT]
+            present = [n for n in names if (self.path / n).exists()]
+            present += sorted(p.name for p in self.path.glob("checkpoint.corrupt-*"))
+            if not present:
+                return None
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.path / f"{RESTARTED}{stamp}"
+            n = 1
+            while aside.exists():
+                n += 1
+                aside = self.path / f"{RESTARTED}{stamp}-{n}"
+            aside.mkdir()
+            for name in present:
+                os.replace(self.path / name, aside / name)  # same file system: a rename, never a copy
+            fsync_folder(self.path)
+            return aside
+
+    def create(self) -> None:
+        self.samples.mkdir(parents=True, exist_ok=True)
+
+    # -- config --------------------------------------------------------------------------------------------------
+    def write_config(self, config: dict) -> None:
+        atomic_write_bytes(self.path / CONFIG, (json.dumps(jsonable(config), indent=2) + "\n").encode())
+
+    def read_config(self) -> dict:
+        path = self.path / CONFIG
+        if not self.path.is_dir():
+            raise CheckpointError(f"run folder {self.path} does not exist; pass the folder a run wrote")
+        if not path.is_file():
+            raise CheckpointError(f"{self.path} has no {CONFIG}; it is not a ganzoo run folder")
+        try:
+            config = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CheckpointError(f"{path} is corrupt ({exc.__class__.__name__}); restore it from a backup") from None
+        if not isinstance(config, dict) or "train" not in config:
+            raise CheckpointError(f"{path} is not a ganzoo run config")
+        return config
+
+    # -- metrics -------------------------------------------------------------------------------------------------
+    def append_metrics(self, record: dict) -> None:
+        """Append one record as one line, in one write straight to the OS (no buffer to lose). If the write fails
+        (disk full, ...) the file is cut back to its previous length, so it never ends in half a record."""
+        line = (json.dumps(jsonable(record)) + "\n").encode()
+        fd = os.open(self.metrics, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            start = os.fstat(fd).st_size
+            if start and os.pread(fd, 1, start - 1) != b"\n":
+                line = b"\n" + line  # a cut-off last line (a crash mid-write) stays on its own, readers skip it
+            try:
+                write_fully(fd, line)
+            except OSError as exc:
+                try:
+                    os.ftruncate(fd, start)
+                except OSError:
+                    pass
+                exc.filename = exc.filename or str(self.metrics)
+                raise
+        finally:
+            os.close(fd)
+
+    def sync(self) -> None:
+        """fsync metrics.jsonl and the folder: call at every checkpoint, so logged records survive a power cut."""
+        try:
+            fd = os.open(self.metrics, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        fsync_folder(self.path)
+
+    def scan_metrics(self) -> MetricsScan:
+        """Every record that parses, and a note for each damaged line skipped (cut off, not JSON, not an object)."""
+        scan = MetricsScan()
+        if not self.metrics.exists():
+            return scan
+        data = self.metrics.read_bytes()
+        lines = data.split(b"\n")
+        last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                record = None
+            if isinstance(record, dict):
+                scan.records.append(record)
+                continue
+            kind = "is cut off" if number - 1 == last and not data.endswith(b"\n") else (
+                "is not a JSON object")
+            scan.skipped.append(f"{self.metrics} line {number} {kind} ({len(raw)} bytes); skipped")
+        return scan
+
+    def read_metrics(self) -> list[dict]:
+        return self.scan_metrics().records
+
+    def truncate_metrics_after(self, step: int) -> list[str]:
+        """On resume, drop records logged after the checkpoint (they will be logged again) and damaged lines.
+        Returns one notice per damaged line dropped, for the caller to show."""
+        scan = self.scan_metrics()
+        records = [r for r in scan.records if _step(r) <= step]
+        atomic_write_bytes(self.metrics, "".join(json.dumps(r) + "\n" for r in records).encode())
+        return [s.replace("; skipped", "; dropped on resume") for s in scan.skipped]
+
+    def resume_checkpoint(self, from_previous: bool = False) -> Path:
+        """The checkpoint file a resume should load: checkpoint.pt, or checkpoint.prev.pt when asked for.
+
+        Raises a one-line error saying how to proceed when there is none (never a dead end)."""
+        path = self.previous_checkpoint if from_previous else self.checkpoint
+        if path.is_file():
+            return path
+        if from_previous:
+            raise CheckpointError(f"{self.path} has no {path.name} (only one checkpoint was ever saved); resume "
+                                  f"without --from-previous or start over with `ganzoo run --resume {self.path} "
+                                  f"--restart`")
+        if self.previous_checkpoint.is_file():
+            raise CheckpointError(f"{self.path} has no {CHECKPOINT} but has {self.previous_checkpoint.name}; continue "
+                                  f"from it with `ganzoo run --resume {self.path} --from-previous`")
+        raise CheckpointError(f"{self.path} has no {CHECKPOINT}; the run stopped before its first checkpoint: start "
+                              f"it over with `ganzoo run --resume {self.path} --restart` (old files are kept)")
+
+
+def _step(record: dict) -> float:
+    step = record.get("step", 0)
+    return step if isinstance(step, (int, float)) else math.inf  # a record without a usable step is not kept
+
+
+__all__ = ["CONFIG", "CHECKPOINT", "METRICS", "SAMPLES", "MetricsScan", "RunFolder", "jsonable"]

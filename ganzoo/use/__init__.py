@@ -1,0 +1,1 @@
+"""A trained run without training: load (networks only), sample and interpolate, export, evaluate."""
