@@ -27,7 +27,7 @@ from torch import nn
 from ganzoo.engine.assemble import build
 
 from ganzoo.registry import call_factory
-from ganzoo.contract.types import Loss, Recipe
+from ganzoo.contract.types import Loss, Recipe, loss_calls
 from ganzoo.contract.extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule, StepContext, split_output
 from ganzoo.registry import Registry, get_registry
 
@@ -161,20 +161,18 @@ def check_loss(name: str, *, registry: Optional[Registry] = None, **options: Any
     loss = call_factory("loss", name, factory, **options)
     if not isinstance(loss, Loss):
         _fail(what, f"factory returned {type(loss).__name__}, expected a ganzoo.Loss subclass")
-    from ganzoo.engine.update import accepts_ctx
-
-    takes_d, takes_g = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
+    d_call, g_call = loss_calls(loss)  # the engine's one calling convention
 
     def ctx_for(phase, r, f):
         return StepContext(step=1, total_steps=1, phase=phase, real=torch.zeros(len(r), 1), fake=torch.zeros(len(f), 1),
-                           real_scores=r, fake_scores=f) if (takes_d or takes_g) else None
+                           real_scores=r, fake_scores=f)
 
     def d_loss(r, f):
-        return loss.discriminator_loss(r, f, ctx_for("D", r, f)) if takes_d else loss.discriminator_loss(r, f)
+        return d_call(r, f, ctx_for("D", r, f))
 
     def g_loss(f, r=None):
         r = torch.full_like(f, 0.25) if r is None else r
-        return loss.generator_loss(f, ctx_for("G", r, f)) if takes_g else loss.generator_loss(f)
+        return g_call(f, ctx_for("G", r, f))
 
     real = torch.tensor([0.5, 1.0, 2.0], requires_grad=True)
     fake = torch.tensor([-0.5, 0.0, -1.0], requires_grad=True)
@@ -237,19 +235,14 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
 # -- contract v2 kinds -------------------------------------------------------------------------------------------------
 def _tiny_update(registry: Registry, precision: str = "fp32", shape: tuple[int, ...] = (2,), **recipe_fields: Any):
     """A small MLP GAN on random data as an AdversarialUpdate (no run folder), plus its batch source."""
-    from ganzoo.engine.assemble import build_extensions, build_gan
+    from ganzoo.engine.assemble import build_engine
     from ganzoo.spec.resolve import spec_from_recipe
-    from ganzoo.engine.precision import Precision
-    from ganzoo.engine.update import AdversarialUpdate
 
     fields = dict(generator="mlp", discriminator="mlp", loss="ns", latent_dim=4, batch_size=8, steps=4,
                   generator_options={"hidden": (16,)}, discriminator_options={"hidden": (16,)})
     fields.update(recipe_fields)
     spec = spec_from_recipe("check", Recipe(**fields), shape, registry=registry)
-    torch.manual_seed(0)
-    gan = build_gan(spec, registry)
-    update = AdversarialUpdate(spec, gan, build_extensions(spec, registry), device=torch.device("cpu"),
-                               precision=Precision(torch.device("cpu"), precision), registry=registry)
+    update = build_engine(spec, registry=registry, device="cpu", precision=precision, seed=0)
     data = torch.rand(64, *shape) * 2 - 1
     state = {"i": 0}
 

@@ -97,6 +97,8 @@ class GenBlock(nn.Module):
 class ProjectionGenerator(nn.Module):
     """ResNet generator with conditional batch norm (Miyato & Koyama 2018, 32x32: ch 256, z 128)."""
 
+    conditional = True  # needs labels: ganzoo refuses it in an unconditional run, before training
+
     def __init__(self, shape, latent_dim: int, num_classes: int = 10, width: int = 256):
         super().__init__()
         channels, base, k = _plan(shape)
@@ -146,6 +148,8 @@ class ProjectionDiscriminator(nn.Module):
 
     per_sample = True  # spectral norm, no batch norm: each score depends on its own sample only
 
+    conditional = True  # needs labels: ganzoo refuses it in an unconditional run, before training
+
     def __init__(self, shape, num_classes: int = 10, width: int = 128, blocks: int = 4):
         super().__init__()
         channels, _, k = _plan(shape)
@@ -180,6 +184,8 @@ def _normal_init(module: nn.Module) -> None:
 
 class ACGANGenerator(nn.Module):
     """z concatenated with the one-hot class -> linear 384 x b x b -> 5x5 stride-2 transposed convs -> tanh."""
+
+    conditional = True  # needs labels: ganzoo refuses it in an unconditional run, before training
 
     def __init__(self, shape, latent_dim: int, num_classes: int = 10, width: int = 384):
         super().__init__()

@@ -13,7 +13,7 @@ import ganzoo.tools.bench as bench_module
 from ganzoo.tools.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, decimals_for, format_spread,
                           make_trainer_step, measure_memory, measure_peak_flops, spread)
 from ganzoo.cli.commands import main
-from ganzoo.engine.precision import bf16_supported
+from ganzoo.engine.precision import autograd_input_grad, backward_input_grad, bf16_supported
 from ganzoo.registry import get_registry
 
 CPU = torch.device("cpu")
@@ -153,33 +153,33 @@ class _SquareCritic(torch.nn.Module):
 def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and_lazy_terms_are_scaled():
     data = torch.rand(64, 1, 8, 8) * 2 - 1
     ref = LoopReference("r3gan", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
-    r1, r2 = ref.regs["D"]
+    (r1, _), (r2, _) = ref.regs["D"]
     assert (r1.gamma, r2.gamma) == (0.05, 0.05), "the recipe's gamma, not a default"
     ref.D = _SquareCritic()
     x = (torch.rand(8, 1, 8, 8) * 2 - 1).requires_grad_(True)
     expected = 2 * 0.05 * x.detach().flatten(1).pow(2).sum(1).mean()
-    for via_backward in (False, True):
-        ref.penalty_grad_via_backward = via_backward  # the FLOP counter's path must compute the same term
+    for grad_fn in (autograd_input_grad, backward_input_grad):
+        ref.input_grad_fn = grad_fn  # the FLOP counter's path must compute the same term
         scores, _ = ref._d(x, None)
-        ctx = ref._ctx("D", x, x, scores, scores, None, None, None, None, None)
-        assert torch.allclose(ref._regularize([r1], ctx), expected)
-    ref.penalty_grad_via_backward = False
-    r1.every = 4
+        ctx = ref.context("D", x, x, scores, scores, None, None, None, None, None)
+        assert torch.allclose(ref.regularize([(r1, 1)], ctx), expected)
+    ref.input_grad_fn = autograd_input_grad
     scores, _ = ref._d(x, None)
-    ctx = ref._ctx("D", x, x, scores, scores, None, None, None, None, None)
-    assert torch.allclose(ref._regularize([r1], ctx), 4 * expected), "a lazy term is multiplied by its interval"
+    ctx = ref.context("D", x, x, scores, scores, None, None, None, None, None)
+    assert torch.allclose(ref.regularize([(r1, 4)], ctx), 4 * expected), "a lazy term is multiplied by its interval"
+    ref.regs["D"] = [(r1, 4)]
     due = []
     for step in range(1, 9):
         ref.steps = step
-        due.append(r1 in ref._due("D"))
+        due.append(bool(ref.due("D")))
     assert due == [False, False, False, True] * 2
-    assert torch.allclose(ref._regularize([r2], ctx), expected), "R2: the same formula on the fake batch"
+    assert torch.allclose(ref.regularize([(r2, 1)], ctx), expected), "R2: the same formula on the fake batch"
     gp_ref = LoopReference("wgan-gp", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
     gp_ref.D = _SquareCritic()
-    (gp,) = gp_ref.regs["D"]
-    ctx = gp_ref._ctx("D", x, x, scores, scores, None, None, None, None, None)  # real = fake: x_hat = x
+    (gp, _), = gp_ref.regs["D"]
+    ctx = gp_ref.context("D", x, x, scores, scores, None, None, None, None, None)  # real = fake: x_hat = x
     norm = 2 * x.detach().flatten(1).norm(dim=1)
-    assert torch.allclose(gp_ref._regularize([gp], ctx), 10 * ((norm - 1) ** 2).mean()), "WGAN-GP, lambda 10"
+    assert torch.allclose(gp_ref.regularize([(gp, 1)], ctx), 10 * ((norm - 1) ** 2).mean()), "WGAN-GP, lambda 10"
 
 
 @pytest.mark.parametrize("model", ["wgan-gp", "gan-r1", "infogan"])
@@ -202,11 +202,11 @@ def test_reference_wgan_loop_clips_the_critic_after_its_step():
 
 
 def _trainer_flops(model: str, data: torch.Tensor, **spec_overrides) -> int:
-    from ganzoo.engine.update import build_update
+    from ganzoo.engine.assemble import build_update
 
     update = build_update(model, (1, 8, 8), batch_size=8, **spec_overrides)
-    with update.counting_flops():
-        return bench_module.count_flops(lambda: update.step(1, 10, lambda: (data[:8], None)))
+    update.input_grad_fn = backward_input_grad  # what bench's FLOP counter injects
+    return bench_module.count_flops(lambda: update.step(1, 10, lambda: (data[:8], None)))
 
 
 @pytest.mark.parametrize("model", ["dcgan", "gan-r1", "r3gan", "wgan-gp", "infogan"])

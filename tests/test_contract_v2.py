@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
-from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
 from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.engine.precision import Precision
 from ganzoo.registry import get_registry
@@ -173,10 +173,7 @@ CASES = {
 
 def make_update(registry, fields, precision="fp32", shape=(1, 8, 8), num_classes=None, seed=0):
     spec = spec_from_recipe("t", ganzoo.Recipe(**fields), shape, num_classes=num_classes, registry=registry)
-    torch.manual_seed(seed)
-    gan = build_gan(spec, registry)
-    return AdversarialUpdate(spec, gan, build_extensions(spec, registry), device=CPU,
-                             precision=Precision(CPU, precision), registry=registry, seed=seed)
+    return build_engine(spec, registry=registry, device=CPU, precision=precision, seed=seed)
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)

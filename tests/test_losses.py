@@ -10,6 +10,7 @@ from torch import nn
 
 import ganzoo
 from ganzoo.spec.config import TrainConfig
+from ganzoo.engine.update import Draw
 from ganzoo.run.trainer import Trainer
 
 
@@ -69,11 +70,11 @@ def _gp_context(trainer, real, fake, critic):
     """The D-phase step context the trainer hands regularisers, around a critic with a known gradient."""
     update = trainer.update
     trainer.gan.discriminator = update.gan.discriminator = update.D = critic
-    return update._context(1, 1, "D", real=real, fake=fake, fake_scores=critic(fake).float())
+    return update.context(1, 1, "D", Draw(real, None, fake, None, None), real, fake, None, critic(fake).float())
 
 
 def _gp(trainer):
-    return next(reg for name, reg in trainer.extensions.regularizers if name == "gp")
+    return next(reg for name, reg, _ in trainer.extensions.regularizers if name == "gp")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
 from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.errors import GanzooError
 from ganzoo.engine.precision import Precision
@@ -31,11 +31,7 @@ def make_update(name_or_recipe, shape=(1, 8, 8), batch=8, seed=0, **overrides):
     """An AdversarialUpdate of a registered model (or a Recipe) on fixed random data, fp32 on the CPU."""
     rec = recipe(name_or_recipe) if isinstance(name_or_recipe, str) else name_or_recipe
     spec = spec_from_recipe("t", rec, shape, batch_size=batch, **overrides)
-    torch.manual_seed(seed)
-    gan = build_gan(spec)
-    update = ganzoo.AdversarialUpdate(spec, gan, build_extensions(spec), device=torch.device("cpu"),
-                                      precision=Precision(torch.device("cpu"), "fp32"),
-                                      registry=ganzoo.get_registry(), seed=seed)
+    update = build_engine(spec, seed=seed)
     data = torch.rand(4 * batch, *shape) * 2 - 1
     state = {"i": 0}
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.errors import GanzooError
 from ganzoo.contract.extensions import StepContext
@@ -28,10 +28,7 @@ def make_update(model, shape=(1, 8, 8), num_classes=None, precision="fp32", seed
     name, recipe = resolve_recipe(model)
     recipe = replace(recipe, **changes)
     spec = spec_from_recipe(name, recipe, shape, num_classes=num_classes)
-    torch.manual_seed(seed)
-    gan = build_gan(spec)
-    return AdversarialUpdate(spec, gan, build_extensions(spec), device=torch.device("cpu"),
-                             precision=Precision(torch.device("cpu"), precision), registry=ganzoo.get_registry())
+    return build_engine(spec, precision=precision, seed=seed)
 
 
 def digits(n=64, seed=0):
@@ -111,8 +108,7 @@ def test_r1_and_r2_logged_terms_equal_direct_computations():
     u = make_update("r3gan", generator_options={"width": 16}, discriminator_options={"width": 16})
     D0 = copy.deepcopy(u.gan.discriminator)
     captured = {}
-    u.ext.regularizers[:] = [(n, _Spy(r, n, captured)) for n, r in u.ext.regularizers]
-    u.regs = {"D": list(u.ext.regularizers), "G": []}
+    u.regs = {"D": [(n, _Spy(r, n, captured), every) for n, r, every in u.regs["D"]], "G": []}
     x, _ = digits(16)
     u.step(1, 10, lambda: (x, None))
     metrics = u.read_metrics()
@@ -126,7 +122,7 @@ def test_r1_and_r2_logged_terms_equal_direct_computations():
 class _Spy(ganzoo.Regularizer):
     def __init__(self, inner, name, captured):
         self.inner, self.name, self.captured = inner, name, captured
-        self.phase, self.every = inner.phase, inner.every
+        self.phase = inner.phase
         self.needs_real_grad, self.needs_fake_grad = inner.needs_real_grad, inner.needs_fake_grad
 
     def __call__(self, ctx):

@@ -201,7 +201,7 @@ def test_an_unknown_logger_is_refused_before_training(tmp_path):
 def test_per_sample_critic_takes_one_joint_pass_except_on_steps_with_an_input_gradient_penalty(shape, update):
     """The joint real+fake pass is kept for both update orders (the simultaneous one's fakes carry G's graph, which
     must not count as an input-gradient request), and split only on the R1 steps (every 2nd here)."""
-    from ganzoo.engine.update import build_update
+    from ganzoo.engine.assemble import build_update
 
     up = build_update("vanilla", shape, batch_size=16, extra_regularizers=("r1:every=2",))
     assert up.spec.update == update and up.fuse_d

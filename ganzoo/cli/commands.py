@@ -281,6 +281,9 @@ def summary_table(result) -> Table:
                      f"lr G {hp['lr_g']:g} D {hp['lr_d']:g}, {_betas(hp)}"
                      f"{', EMA ' + format(hp['ema_decay'], 'g') if hp['ema_decay'] else ''}"),
     ]
+    extensions = _extensions_row(cfg.get("spec", {}))
+    if extensions:
+        rows.append(("extensions", extensions))
     m = result.last_metrics
     if m:
         rows.append(("final losses", f"D {m['loss_d']:.4f}  G {m['loss_g']:.4f}"))
@@ -291,6 +294,21 @@ def summary_table(result) -> Table:
     for k, v in rows:
         table.add_row(k, v)
     return table
+
+
+def _extensions_row(spec: dict) -> str:
+    """`regularizers r1(gamma=10, every=16); augment ada; constraints clip(bound=0.01)`: what runs beside the loss."""
+    def label(c: dict) -> str:
+        options = c.get("options") or {}
+        return c["name"] + (f"({', '.join(f'{k}={v}' for k, v in options.items())})" if options else "")
+
+    parts = []
+    for key, title in (("regularizers", "regularizers"), ("schedules", "schedules"), ("constraints", "constraints")):
+        if spec.get(key):
+            parts.append(f"{title} {', '.join(label(c) for c in spec[key])}")
+    if spec.get("augment"):
+        parts.append(f"augment {label(spec['augment'])}")
+    return "; ".join(parts)
 
 
 def _betas(hp: dict) -> str:

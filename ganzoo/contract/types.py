@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -42,6 +43,26 @@ ComponentChoice = Union[str, Mapping[str, str]]
 #: A component reference in a recipe: a registered name, or a mapping with "name" and that component's options
 #: (``{"name": "r1", "gamma": 10.0, "every": 16}``).
 ComponentRef = Union[str, Mapping[str, Any]]
+
+
+def _accepts_ctx(fn: Callable, n_scores: int) -> bool:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD) for p in params):
+        return True
+    return any(p.name == "ctx" for p in params) or len(params) > n_scores
+
+
+def loss_calls(loss: "Loss") -> tuple[Callable, Callable]:
+    """A loss's two methods in the one calling convention the engine uses: ``d(real, fake, ctx)`` and
+    ``g(fake, ctx)``. A loss written for v0.1, whose methods take no ``ctx``, is called without it (that
+    convention is kept until ganzoo 0.3; add a ``ctx=None`` parameter to a plugin's loss to move on)."""
+    d, g = loss.discriminator_loss, loss.generator_loss
+    d_call = d if _accepts_ctx(d, 2) else (lambda real, fake, ctx: d(real, fake))
+    g_call = g if _accepts_ctx(g, 1) else (lambda fake, ctx: g(fake))
+    return d_call, g_call
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,26 @@ class Recipe:
         from dataclasses import replace
 
         return replace(self, variants={}, **changes)
+
+
+def takes_labels(module: nn.Module, *, required: bool = False) -> bool:
+    """Whether a network's ``forward`` takes class labels as its second argument (``G(z, y)``, ``D(x, y)``); with
+    `required`, whether it cannot be called without them. A network may say so itself with a ``conditional``
+    class attribute (True: it needs labels; False: it never takes them), which wins over its signature."""
+    declared = getattr(module, "conditional", None)
+    if isinstance(declared, bool):
+        return declared
+    try:
+        params = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return not required
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return not required
+    positional = [p for p in params if p.kind in (inspect.Parameter.POSITIONAL_ONLY,
+                                                  inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    if len(positional) < 2:
+        return False
+    return positional[1].default is inspect.Parameter.empty if required else True
 
 
 def data_kind(shape: tuple[int, ...]) -> str:

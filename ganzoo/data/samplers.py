@@ -146,6 +146,11 @@ class _Sampler:
             x = torch.where(flip.to(x.device, non_blocking=True).view(-1, 1, 1, 1), x.flip(3), x)
         return x.contiguous(memory_format=self.memory_format)
 
+    def __call__(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """``sampler()`` is ``sampler.next()``: a sampler is the engine's ``next_batch``, one the engine can rewind
+        (state_dict/load_state_dict) when a compile fallback repeats a step."""
+        return self.next()
+
     def state_dict(self) -> dict:
         return self.plan.state_dict()
 

@@ -7,17 +7,20 @@ so channels-last, class probabilities and seeds are derived in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
 
 from ganzoo.contract.extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule
-from ganzoo.contract.types import GAN, Loss, Recipe
+from ganzoo.contract.types import GAN, Loss, Recipe, takes_labels
+from ganzoo.engine.precision import Precision, resolve_precision
+from ganzoo.engine.update import AdversarialUpdate
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, call_factory, get_registry
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.spec.runspec import RunSpec
+from ganzoo.spec.seeds import Seeds
 
 
 def build_gan(spec: RunSpec, registry: Optional[Registry] = None,
@@ -53,6 +56,19 @@ def build_gan(spec: RunSpec, registry: Optional[Registry] = None,
     )
 
 
+def _check_conditioning(spec: RunSpec, g: nn.Module, d: nn.Module) -> None:
+    """A class-conditional network in an unconditional run (or the reverse) cannot train: say so before step 1.
+    (Building or loading such a mix for inspection, ``ganzoo.build``/``ganzoo.load``, stays allowed.)"""
+    for kind, name, net in (("generator", spec.generator.name, g), ("discriminator", spec.discriminator.name, d)):
+        if not spec.conditional and takes_labels(net, required=True):
+            raise GanzooError(f"{kind} {name!r} is class-conditional (its forward takes labels) but {spec.model!r} is "
+                              f"not a conditional model; use a conditional model (see `ganzoo list models`) "
+                              f"or an unconditional {kind}")
+        if spec.conditional and kind == "generator" and not takes_labels(net):
+            raise GanzooError(f"{kind} {name!r} takes no labels but {spec.model!r} is class-conditional; use a "
+                              f"conditional {kind} (see `ganzoo list {kind}s`) or an unconditional model")
+
+
 def recipe_view(spec: RunSpec) -> Recipe:
     """The resolved values as a Recipe, for code that reads ``gan.recipe`` (betas: one pair when G and D share it)."""
     betas_g = tuple(spec.optimizer_g.options.get("betas") or (0.9, 0.999))
@@ -77,7 +93,7 @@ def recipe_view(spec: RunSpec) -> Recipe:
 class Extensions:
     """The instantiated extension components of a run, in recipe order."""
 
-    regularizers: list  # (name, Regularizer)
+    regularizers: list  # (name, Regularizer, every): `every` k runs it lazily, on steps k, 2k, ... with the term x k
     augment: Optional[Augmentation]
     schedules: list
     constraints: list
@@ -95,8 +111,7 @@ def build_extensions(spec: RunSpec, registry: Optional[Registry] = None) -> Exte
         _check(reg, Regularizer, "regularizer", comp.name)
         if getattr(reg, "phase", None) not in PHASES:
             raise GanzooError(f"regularizer {comp.name!r} has phase {reg.phase!r}; use 'D' or 'G'; fix its plugin")
-        reg.every = every
-        regs.append((comp.name, reg))
+        regs.append((comp.name, reg, every))
     augment = None
     if spec.augment is not None:
         augment = call_factory("augmentation", spec.augment.name, registry.get("augmentation", spec.augment.name).obj,
@@ -133,6 +148,67 @@ def make_optimizer(spec: RunSpec, network: str, params: Any, registry: Optional[
     if not isinstance(opt, torch.optim.Optimizer):
         raise GanzooError(f"optimizer {comp.name!r} returned a {type(opt).__name__}, not a torch.optim.Optimizer")
     return opt
+
+
+def has_conv(module: nn.Module) -> bool:
+    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
+
+
+def use_channels_last(setting: str, shape: tuple[int, ...], gan: GAN) -> bool:
+    """``--channels-last``: on, off, or auto (on for image models with convolutions)."""
+    if setting not in ("auto", "on", "off"):
+        raise GanzooError(f"--channels-last must be auto, on or off, got {setting!r}")
+    if len(shape) != 3:
+        return False
+    return setting == "on" or (setting == "auto" and (has_conv(gan.generator) or has_conv(gan.discriminator)))
+
+
+def build_engine(spec: RunSpec, *, registry: Optional[Registry] = None, device: Any = "cpu",
+                 precision: Union[str, Precision] = "fp32", seed: int = 0, channels_last: str = "auto",
+                 class_probs: Optional[torch.Tensor] = None, compile: bool = False, dist: Any = None,
+                 on_nan: str = "stop", sync_bn: bool = False) -> AdversarialUpdate:
+    """THE assembly path: a RunSpec into the engine that steps it (networks initialised from `seed`, on `device`
+    in `precision`, optimisers, EMA, extensions). Conditional runs draw fake labels from `class_probs` (the data's
+    label distribution; uniform when not given). The trainer, benchmarks, profiling, the conformance kit and the
+    tests all build through here, so a new spec field is threaded once."""
+    registry = registry or get_registry()
+    device = torch.device(device)
+    if not isinstance(precision, Precision):
+        precision = Precision(device, resolve_precision(precision, device))
+    seeds = Seeds(seed)
+    if spec.conditional and class_probs is None:
+        class_probs = torch.full((spec.num_classes,), 1.0 / spec.num_classes)
+    torch.manual_seed(seeds.init)
+    gan = build_gan(spec, registry, class_probs=class_probs if spec.conditional else None)
+    _check_conditioning(spec, gan.generator, gan.discriminator)
+    extensions = build_extensions(spec, registry)
+    cl = use_channels_last(channels_last, tuple(spec.shape), gan)
+    memory_format = torch.channels_last if cl else torch.contiguous_format
+    gan.generator.to(device, memory_format=memory_format).train()
+    gan.discriminator.to(device, memory_format=memory_format).train()
+    if gan.class_probs is not None:
+        gan.class_probs = gan.class_probs.to(device)
+    if extensions.augment is not None:
+        extensions.augment = extensions.augment.to(device)
+    optimizers = {"G": make_optimizer(spec, "G", gan.generator.parameters(), registry),
+                  "D": make_optimizer(spec, "D", gan.discriminator.parameters(), registry)}
+    return AdversarialUpdate(spec, gan, extensions, optimizers, device=device, precision=precision,
+                             noise_seed=seeds.noise, channels_last=cl, on_nan=on_nan, dist=dist, compile=compile,
+                             sync_bn=sync_bn)
+
+
+def build_update(model: str, shape: tuple[int, ...], *, precision: str = "fp32", device: Any = "cpu",
+                 batch_size: Optional[int] = None, seed: int = 0, channels_last: str = "auto", compile: bool = False,
+                 num_classes: Optional[int] = None, registry: Optional[Registry] = None,
+                 **spec_overrides: Any) -> AdversarialUpdate:
+    """A registered model's engine for samples of `shape`, with no run folder, sampler or logging (benchmarks,
+    profiling, tests): ``engine.step(i, total, next_batch)`` with ``next_batch() -> (x, labels or None)``."""
+    registry = registry or get_registry()
+    name, recipe = resolve_recipe(model, registry=registry)
+    spec = spec_from_recipe(name, recipe, shape, num_classes=num_classes, registry=registry, batch_size=batch_size,
+                            **spec_overrides)
+    return build_engine(spec, registry=registry, device=device, precision=precision, seed=seed,
+                        channels_last=channels_last, compile=compile)
 
 
 def build(

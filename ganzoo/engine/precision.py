@@ -7,7 +7,9 @@ enabled for fp16, where small gradients would otherwise underflow.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
@@ -54,6 +56,41 @@ def resolve_precision(name: str, device: torch.device) -> str:
     if name == "fp16" and device.type != "cuda":
         raise GanzooError("fp16 needs a CUDA device (its gradient scaler is CUDA-only here); use bf16 or fp32 on CPU")
     return name
+
+
+def autograd_input_grad(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """d(out)/dx with its graph kept (so a penalty on it trains D): ``torch.autograd.grad``."""
+    (grad,) = torch.autograd.grad(out, x, create_graph=True)
+    return grad
+
+
+def backward_input_grad(out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The same gradient through ``backward(inputs=[x])``, which torch.utils.flop_counter can follow (it cannot
+    follow autograd.grad): benchmarks count a penalty's FLOPs with this one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.autograd.backward(out, inputs=[x], create_graph=True)
+    grad, x.grad = x.grad, None
+    return grad
+
+
+def scaled_input_grad(scaler: torch.amp.GradScaler, scores: torch.Tensor, x: torch.Tensor,
+                      grad_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = autograd_input_grad
+                      ) -> torch.Tensor:
+    """d(sum scores)/dx in float32 with its graph kept.
+
+    PyTorch's AMP recipe for gradient penalties: the gradient is taken of the *scaled* scores (so small values
+    survive fp16), then unscaled in float32. An overflow gives inf, which makes the step's gradients inf; the
+    scaler then skips the step and backs off its scale (no divergence is reported).
+    """
+    out = scores.float().sum()
+    scaled = scaler.is_enabled()
+    if scaled:
+        out = scaler.scale(out)
+    grad = grad_fn(out, x).float()
+    if scaled:
+        grad = grad / scaler.scale(torch.ones((), device=grad.device))
+    return grad
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,6 @@ DEFAULT_EXTRACTORS = ("inception", "classifier")
 #: On the CPU the dataset-trained classifier stays the default even when Inception weights are cached: InceptionV3
 #: at 299x299 costs minutes per evaluation there. Name ``--feature-extractor inception`` to use it anyway.
 CPU_DEFAULT_EXTRACTORS = ("classifier", "inception")
-#: Offset of the evaluation's latent seed from the run's seed (fresh samples, independent of training's streams).
-EVAL_SEED_OFFSET = 1_000_003
 DEFAULT_SAMPLES = {"image": 2000, "vector": 2500}
 
 #: Fewest generated images for which every image metric is defined: recall's k=3 nearest neighbours need 4, FID's

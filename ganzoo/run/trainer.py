@@ -22,7 +22,7 @@ import torch
 
 from ganzoo.engine import distributed
 from ganzoo.version import __version__
-from ganzoo.engine.assemble import build_extensions, build_gan
+from ganzoo.engine.assemble import build_engine
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.contract.types import GAN, Dataset, generate
@@ -36,7 +36,7 @@ from ganzoo.registry import Registry, get_registry
 from ganzoo.store.lock import RunLock
 from ganzoo.store.folder import RunFolder
 from ganzoo.spec.runspec import RunSpec
-from ganzoo.engine.update import AdversarialUpdate, has_conv
+from ganzoo.spec.seeds import Seeds
 
 ProgressCallback = Callable[[dict], None]
 Notice = Callable[[str], None]
@@ -76,7 +76,7 @@ def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> R
         latent_dim=config.latent_dim, steps=config.steps, batch_size=config.batch_size, n_critic=config.n_critic,
         lr_g=lr_g, lr_d=lr_d, ema_decay=config.ema_decay, extra_regularizers=tuple(config.regularizers or ()),
         drop_recipe_regularizers=config.no_recipe_regularizers, augment=config.augment,
-        extra_schedules=tuple(config.schedules or ()),
+        extra_schedules=tuple(config.schedules or ()), extra_constraints=tuple(config.constraints or ()),
     )
 
 
@@ -126,24 +126,21 @@ class Trainer:
         cfg.latent_dim, cfg.ema_decay = self.spec.latent_dim, self.spec.ema_decay
         cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
         cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
-        probs = class_probs_of(self.dataset, self.spec.num_classes) if self.spec.conditional else None
-        self.gan = build_gan(self.spec, self.registry, class_probs=probs)
-        self.extensions = build_extensions(self.spec, self.registry)
-        conv = has_conv(self.gan.generator) or has_conv(self.gan.discriminator)
-        self.channels_last = self.dataset.kind == "image" and (
-            cfg.channels_last == "on" or (cfg.channels_last == "auto" and conv))
         if cfg.batch_size % self.dist.world_size:
             raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
                               f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
-        self.update = AdversarialUpdate(
-            self.spec, self.gan, self.extensions, device=self.device, precision=self.precision,
-            registry=self.registry, seed=cfg.seed, channels_last=self.channels_last, on_nan=cfg.on_nan,
-            dist=self.dist, compile=cfg.compile, sync_bn=cfg.sync_bn)
+        self.seeds = Seeds(cfg.seed)
+        probs = class_probs_of(self.dataset, self.spec.num_classes) if self.spec.conditional else None
+        self.update = build_engine(
+            self.spec, registry=self.registry, device=self.device, precision=self.precision, seed=cfg.seed,
+            channels_last=cfg.channels_last, class_probs=probs, compile=cfg.compile, dist=self.dist,
+            on_nan=cfg.on_nan, sync_bn=cfg.sync_bn)
+        self.gan, self.extensions, self.channels_last = self.update.gan, self.update.ext, self.update.channels_last
         if cfg.eval_every:  # refuse an unusable sample count now, not after hours of training
             from ganzoo.metrics.evaluate import check_sample_count
 
             check_sample_count(cfg.eval_samples, self.dataset.kind, len(self.dataset.data), flag="--eval-samples")
-        self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=cfg.seed + 1, device=self.device,
+        self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=self.seeds.sampler, device=self.device,
                                         rank=self.dist.rank, world_size=self.dist.world_size,
                                         channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
         self._fixed_inputs()
@@ -197,7 +194,7 @@ class Trainer:
 
     def _fixed_inputs(self) -> None:
         """Fixed noise (and labels: one class per row) for the sample grids, from their own seed."""
-        fixed = torch.Generator(device=self.device).manual_seed(self.config.seed + 3)
+        fixed = torch.Generator(device=self.device).manual_seed(self.seeds.grid)
         if self.spec.conditional:
             per_class = 8
             n = self.spec.num_classes * per_class
@@ -232,7 +229,7 @@ class Trainer:
     def step(self, step: Optional[int] = None) -> None:
         """One training step (used by tests and profiling; `fit` runs the loop)."""
         self._steps_taken = getattr(self, "_steps_taken", self.start_step) + 1
-        self.update.step(step or self._steps_taken, self.config.steps, self.sampler.next)
+        self.update.step(step or self._steps_taken, self.config.steps, self.sampler)
 
     def describe(self) -> dict[str, Any]:
         """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
@@ -355,12 +352,12 @@ class Trainer:
                  weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
         """Quality metrics of the current generator on fresh samples, see ganzoo.metrics.evaluate: latents from a CPU
         generator seeded with the run's seed (the draw `ganzoo eval` makes), KID/IS subsets seeded with it."""
-        from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, EVAL_SEED_OFFSET, evaluate_samples, resolve_extractor,
+        from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, evaluate_samples, resolve_extractor,
                                              sample_generator)
         from ganzoo.store.images import save_points_plot
 
         n = samples or self.config.eval_samples or DEFAULT_SAMPLES[self.dataset.kind]
-        noise = torch.Generator().manual_seed(self.config.seed + EVAL_SEED_OFFSET)
+        noise = torch.Generator().manual_seed(self.seeds.eval)
         fake = sample_generator(lambda k: self.sample(k, generator=noise), n)
         extractor = None
         if self.dataset.kind == "image":
@@ -469,7 +466,7 @@ class Trainer:
             if report is not None:
                 report({"event": "start", "step": self.start_step, "total": cfg.steps})
             for step in range(self.start_step + 1, cfg.steps + 1):
-                self.update.step(step, cfg.steps, self.sampler.next)
+                self.update.step(step, cfg.steps, self.sampler)
                 if step == self.start_step + 1 and main and self.update.notices != self._notices_written:
                     self._record_first_step_notices()  # e.g. a torch.compile fallback: config.json says so
                 at_log = step % cfg.log_every == 0 or step == cfg.steps
@@ -557,7 +554,7 @@ def train(config: Optional[TrainConfig] = None, *, progress: Any = False, regist
           **settings: Any) -> TrainResult:
     """Train a model from Python: ``ganzoo.train(model=NAME, steps=500, out="runs/demo")``."""
     if config is None:
-        config = TrainConfig(**settings)
+        config = TrainConfig.from_settings(settings)
     elif settings:
         raise TypeError("pass either a TrainConfig or keyword settings, not both")
     return Trainer(config, registry=registry, progress=progress).fit()

@@ -60,6 +60,9 @@ class TrainConfig:
                                        "ada:target=0.6 (none: off)")
     schedules: Optional[list] = opt(None, "add a schedule NAME[:key=value,...] (repeatable), e.g. linear-decay",
                                     flag="--schedule", kind="list", repeat=True)
+    constraints: Optional[list] = opt(None, "add a constraint applied after an optimiser step NAME[:key=value,...] "
+                                            "(repeatable), e.g. clip:bound=0.01 (see `ganzoo list constraints`)",
+                                      flag="--constraint", kind="list", repeat=True)
     seed: int = opt(0, "random seed (default 0)", kind="int0")
     precision: str = opt("auto", "auto: bf16 where supported, fp16 on CUDA without bf16, else fp32",
                          choices=("auto", *PRECISIONS))
@@ -121,6 +124,20 @@ class TrainConfig:
         if self.lr is not None and (self.lr_g is not None or self.lr_d is not None):
             raise GanzooError("--lr sets both learning rates; give either --lr or --lr-g/--lr-d, not both")
         return self
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "TrainConfig":
+        """``TrainConfig(**settings)`` for the Python API: an unknown setting is a one-line GanzooError naming the
+        closest known ones (not a bare TypeError), and every value is validated."""
+        import difflib
+
+        names = [f.name for f in fields(cls)]
+        for key in settings:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=3)
+                hint = f"did you mean {', '.join(close)}?" if close else "see ganzoo.TrainConfig's fields"
+                raise GanzooError(f"unknown training setting {key!r}; {hint}")
+        return cls(**settings).validate()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

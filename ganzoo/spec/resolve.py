@@ -84,6 +84,7 @@ def spec_from_recipe(
     drop_recipe_regularizers: bool = False,
     augment: Any = None,
     extra_schedules: tuple = (),
+    extra_constraints: tuple = (),
 ) -> RunSpec:
     """Resolve a recipe plus overrides into the frozen RunSpec (the one place defaults are applied)."""
     registry = registry or get_registry()
@@ -109,7 +110,7 @@ def spec_from_recipe(
         regularizers.append(legacy)
     aug = parse_component(augment, "augmentation") if augment is not None else parse_component(recipe.augment, "augmentation")
     schedules = [parse_component(s, "schedule") for s in (*recipe.schedules, *extra_schedules)]
-    constraints = [parse_component(c, "constraint") for c in recipe.constraints]
+    constraints = [parse_component(c, "constraint") for c in (*recipe.constraints, *extra_constraints)]
     spec = RunSpec(
         model=name,
         shape=shape,

@@ -41,13 +41,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganzoo.version import __version__
-from ganzoo.engine.assemble import build, build_extensions, build_gan
+from ganzoo.engine.assemble import build, build_extensions, build_gan, build_update, has_conv
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
-from ganzoo.contract.types import draw_latent
+from ganzoo.contract.types import draw_latent, loss_calls
 from ganzoo.errors import GanzooError
 from ganzoo.contract.extensions import StepContext, split_output
-from ganzoo.engine.update import accepts_ctx
-from ganzoo.engine.precision import DTYPES, bf16_supported, resolve_device
+from ganzoo.engine.precision import (DTYPES, autograd_input_grad, backward_input_grad, bf16_supported,
+                                     resolve_device)
 from ganzoo.registry import Registry, get_registry
 
 EAGER = "eager-fp32-reference"
@@ -158,10 +158,6 @@ def format_spread(median: float, low: float, high: float, unit: str = "x") -> st
 
 
 # -- the two hand-written reference loops ---------------------------------------------------------------------------
-def _has_conv(module: nn.Module) -> bool:
-    return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)) for m in module.modules())
-
-
 def _per_network(value: Any, net: str) -> Any:
     """A recipe value given for both networks, or as {"G": ..., "D": ...}."""
     return value.get(net) if isinstance(value, dict) or hasattr(value, "keys") else value
@@ -188,7 +184,7 @@ class LoopReference:
         extensions = build_extensions(spec, registry)
         self.tuned = tuned
         self.precision = "bf16" if tuned and bf16_supported(device) else "fp32"
-        conv = _has_conv(self.gan.generator) or _has_conv(self.gan.discriminator)
+        conv = has_conv(self.gan.generator) or has_conv(self.gan.discriminator)
         self.channels_last = tuned and conv and len(shape) == 3
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         self.G = self.gan.generator.to(device, memory_format=fmt).train()
@@ -200,7 +196,9 @@ class LoopReference:
         if getattr(r, "update", "alternating") != "alternating":
             self.notes.append(f"the reference loops alternate n_critic D steps and one G step; the recipe asks "
                               f"for a {r.update!r} update")
-        self.regs = {phase: [reg for _, reg in extensions.regularizers if reg.phase == phase] for phase in "DG"}
+        #: (regulariser, every) of each phase, as the recipe resolves them
+        self.regs = {phase: [(reg, every) for _, reg, every in extensions.regularizers if reg.phase == phase]
+                     for phase in "DG"}
         self.constraints = {phase: [c for _, c in extensions.constraints if c.phase == phase] for phase in "DG"}
         if extensions.augment is not None:
             self.notes.append(f"augmentation {spec.augment.name!r} is not part of the reference loops")
@@ -214,7 +212,8 @@ class LoopReference:
         self.state: dict = {}  # ctx.state: what a regulariser keeps between steps, as the trainer's
         # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step; the canonical PyTorch example loop reuses the fakes.
         self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
-        self.penalty_grad_via_backward = False  # set while counting FLOPs (the counter cannot follow autograd.grad)
+        #: how d(out)/dx is taken: autograd.grad, or backward(inputs=...) while FLOPs are counted
+        self.input_grad_fn = autograd_input_grad
 
     def _optimizer(self, net: str, params, lr: float) -> torch.optim.Optimizer:
         """The recipe's optimiser for `net` ("G"/"D"): Adam, RMSprop or SGD; tuned loops ask for fused/foreach."""
@@ -242,22 +241,16 @@ class LoopReference:
         return torch.autocast(self.device.type, dtype=DTYPES[self.precision])
 
     def _input_grad(self, scores: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """d(sum scores)/dx in float32 with its graph kept: `autograd.grad(..., create_graph=True)`."""
-        out = scores.float().sum()
-        if self.penalty_grad_via_backward:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                torch.autograd.backward(out, inputs=[x], create_graph=True)
-            grad, x.grad = x.grad, None
-            return grad.float()
-        return torch.autograd.grad(out, x, create_graph=True)[0].float()
+        """d(sum scores)/dx in float32 with its graph kept."""
+        return self.input_grad_fn(scores.float().sum(), x).float()
 
-    def _due(self, phase: str) -> list:
-        return [reg for reg in self.regs[phase] if self.steps % reg.every == 0]
+    def due(self, phase: str) -> list:
+        """The (regulariser, every) pairs of `phase` that run on this step."""
+        return [(reg, every) for reg, every in self.regs[phase] if self.steps % every == 0]
 
-    def _regularize(self, due: list, ctx: StepContext) -> Optional[torch.Tensor]:
+    def regularize(self, due: list, ctx: StepContext) -> Optional[torch.Tensor]:
         """The due terms, each times its `every` (lazy regularisation, Karras et al. 2020)."""
-        terms = [reg(ctx).float() * reg.every for reg in due]
+        terms = [reg(ctx).float() * every for reg, every in due]
         return sum(terms[1:], terms[0]) if terms else None
 
     def _z(self):
@@ -279,7 +272,7 @@ class LoopReference:
         with self._autocast():
             return self._d(x, y)
 
-    def _ctx(self, phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z):
+    def context(self, phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z):
         """What a v2 loss or regulariser reads: scores, labels, auxiliary outputs, D, input gradients, noise."""
         return StepContext(step=self.steps, total_steps=10**9, phase=phase, real=real, fake=fake,
                            fake_scores=fake_out, real_scores=real_out, real_labels=y_real, fake_labels=y_fake,
@@ -295,11 +288,11 @@ class LoopReference:
 
     def step(self) -> None:
         loss = self.gan.loss
-        d_ctx, g_ctx = accepts_ctx(loss.discriminator_loss, 2), accepts_ctx(loss.generator_loss, 1)
+        d_loss, g_loss = loss_calls(loss)
         self.steps += 1
-        due_d, due_g = self._due("D"), self._due("G")
-        real_grad = any(reg.needs_real_grad for reg in due_d)
-        fake_grad = any(reg.needs_fake_grad for reg in due_d)
+        due_d, due_g = self.due("D"), self.due("G")
+        real_grad = any(reg.needs_real_grad for reg, _ in due_d)
+        fake_grad = any(reg.needs_fake_grad for reg, _ in due_d)
         for _ in range(self.n_critic):
             idx = torch.randint(self.data.shape[0], (self.batch,), device=self.device)
             real = self.data[idx].requires_grad_(real_grad)
@@ -310,10 +303,9 @@ class LoopReference:
                 fake_in = fake.detach().requires_grad_(fake_grad)
                 real_out, real_aux = self._d(real, y_real)
                 fake_out, fake_aux = self._d(fake_in, y_fake)
-            ctx = self._ctx("D", real, fake_in, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z)
-            err_d = loss.discriminator_loss(real_out, fake_out, ctx) if d_ctx \
-                else loss.discriminator_loss(real_out, fake_out)
-            reg = self._regularize(due_d, ctx)
+            ctx = self.context("D", real, fake_in, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z)
+            err_d = d_loss(real_out, fake_out, ctx)
+            reg = self.regularize(due_d, ctx)
             if reg is not None:
                 err_d = err_d + reg
             err_d.backward()
@@ -331,9 +323,9 @@ class LoopReference:
             if getattr(loss, "needs_real_scores_in_g_step", False):
                 with torch.no_grad():
                     real_now, real_aux = self._d(real.detach(), y_real)
-        ctx = self._ctx("G", real.detach(), fake, real_now, out, real_aux, aux, y_real, y_fake, z)
-        err_g = loss.generator_loss(out, ctx) if g_ctx else loss.generator_loss(out)
-        reg = self._regularize(due_g, ctx)
+        ctx = self.context("G", real.detach(), fake, real_now, out, real_aux, aux, y_real, y_fake, z)
+        err_g = g_loss(out, ctx)
+        reg = self.regularize(due_g, ctx)
         if reg is not None:
             err_g = err_g + reg
         err_g.backward()
@@ -343,11 +335,11 @@ class LoopReference:
             _ = (err_d.item(), err_g.item(), d_x, d_g_z1, out.mean().item())
 
     def count_flops(self) -> int:
-        self.penalty_grad_via_backward = True
+        self.input_grad_fn = backward_input_grad
         try:
             return count_flops(self.step)
         finally:
-            self.penalty_grad_via_backward = False
+            self.input_grad_fn = autograd_input_grad
 
 
 # -- the ganzoo trainer's step: the one place that builds and steps it ----------------------------------------------
@@ -368,8 +360,6 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
     `flop_fn()` counts one step's FLOPs (the gradient penalty included). `precision` "tf32" is fp32 with TF32
     math (CUDA); `compile` is False, True or "cudagraphs" (inductor with CUDA graphs).
     """
-    from ganzoo.engine.update import build_update
-
     device = torch.device(device)
     if data is None:
         torch.manual_seed(seed)
@@ -408,8 +398,12 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
             update.step(counter["step"], 10**9, next_batch)
 
     def flop_fn() -> int:
-        with update.counting_flops(), context():
-            return count_flops(step_fn)
+        update.input_grad_fn = backward_input_grad  # flop_counter cannot follow autograd.grad
+        try:
+            with context():
+                return count_flops(step_fn)
+        finally:
+            update.input_grad_fn = autograd_input_grad
 
     modules = {"generator": update.gan.generator, "discriminator": update.gan.discriminator,
                "n_critic": update.spec.n_critic, "channels_last": update.channels_last,

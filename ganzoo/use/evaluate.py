@@ -11,10 +11,11 @@ import torch
 
 from ganzoo.data import class_probs_of, load_dataset
 from ganzoo.engine.precision import resolve_device
-from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, EVAL_SEED_OFFSET, check_sample_count, evaluate_samples,
+from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, check_sample_count, evaluate_samples,
                                      resolve_extractor, sample_generator)
 from ganzoo.registry import Registry, get_registry
 from ganzoo.spec.config import TrainConfig
+from ganzoo.spec.seeds import Seeds
 from ganzoo.store.checkpoint import atomic_write_bytes
 from ganzoo.store.folder import RunFolder, jsonable
 from ganzoo.store.images import save_points_plot
@@ -43,7 +44,7 @@ def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extrac
     if gan.conditional and dataset.labels is not None:  # fake labels follow the data's classes, as in training
         gan.class_probs = class_probs_of(dataset, gan.num_classes)
     n = samples or config.eval_samples or DEFAULT_SAMPLES[dataset.kind]
-    noise = torch.Generator().manual_seed(config.seed + EVAL_SEED_OFFSET)
+    noise = torch.Generator().manual_seed(Seeds(config.seed).eval)
     fake = sample_generator(lambda k: gan.sample(k, generator=noise).cpu(), n)
     extractor = None
     if dataset.kind == "image":
