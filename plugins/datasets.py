@@ -8,6 +8,7 @@ Image folders go through a prepared cache (see ganzoo.data.prepared), so only th
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import pickle
 import struct
@@ -71,9 +72,29 @@ def load_grid25(request):
 
 # -- IDX files (MNIST, Fashion-MNIST) ------------------------------------------------------------------------------
 IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_SPLITS = {"train": "train", "test": "t10k"}  # split -> file-name prefix, as LeCun et al. 1998 named them
+IDX_IMAGE_SIZE = 28
+
+#: SHA-256 of the *decompressed* IDX files: the official .gz archives and recompressed copies (Debian's package
+#: recompresses them) hold the same bytes once decompressed, so any of them verifies. The Fashion-MNIST values were
+#: computed from Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1 (files in /usr/share/datasets/fashion-mnist,
+#: 60,000 + 10,000 images, 6,000 per class in train, first training labels 9 0 0 3 0 2 7 2 5 5, as Xiao et al. 2017
+#: describe it). No MNIST copy could be obtained on the project machines (no package ships it, no download), so
+#: MNIST has no decompressed sums here: its files are only checked through the published archive sums below, and a
+#: raw or recompressed copy loads as "content not verified" (said in the dataset's description and info).
+IDX_CONTENT_SHA256 = {
+    "fashion-mnist": {
+        "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+    "mnist": {},  # unverified: see above
+}
 
 MNIST_FILES = {
-    # SHA-256 sums of the canonical archives, as published by the mirrors that host them.
+    # SHA-256 sums of the canonical .gz archives, as published by the mirrors that host them (downloads are checked
+    # against these; only the training archives' sums are known to ganzoo, so only the train split downloads).
     "mnist": (
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         {
@@ -90,66 +111,148 @@ MNIST_FILES = {
     ),
 }
 
+#: Folders of the Debian packages that ship the files (searched after --data-dir and ganzoo's cache).
+DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
+DEBIAN_PACKAGES = {"fashion-mnist": "dataset-fashion-mnist"}
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzipped), checking its header against its size."""
+
+def _idx_fix(path: Path, name: str = "") -> str:
+    debian = DEBIAN_DIRS.get(name)
+    if debian is not None and Path(path).parent == debian:
+        return f"reinstall it with `apt-get install --reinstall {DEBIAN_PACKAGES[name]}`"
+    return "delete it so it is downloaded again, or replace it with the official file"
+
+
+def _idx_bytes(path: Path, fix: str) -> bytes:
     try:
-        raw = gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
+        return gzip.open(path, "rb").read() if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"cannot read {path}: {exc}; delete it so it is downloaded again") from None
+        raise DataError(f"cannot read {path} ({exc}): it is truncated or corrupt; {fix}") from None
+
+
+def _parse_idx(raw: bytes, path: Path, fix: str) -> np.ndarray:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise DataError(f"{path} is not an IDX file (bad magic number); delete it so it is downloaded again")
+        raise DataError(f"{path} is not an IDX file (bad magic number); {fix}")
     ndim = raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DataError(f"{path} is truncated inside its header; delete it so it is downloaded again")
+        raise DataError(f"{path} is truncated inside its header; {fix}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(IDX_TYPES[raw[2]])
     expected = header + math.prod(dims) * dtype.itemsize
     if len(raw) != expected:
         raise DataError(
             f"{path} holds {len(raw)} bytes but its header promises {expected} {dims}; the file is truncated or "
-            f"corrupt, delete it so it is downloaded again"
+            f"corrupt: {fix}"
         )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
 
 
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (LeCun et al. 1998's format, optionally gzipped), checking its header against its size."""
+    path = Path(path)
+    fix = _idx_fix(path)
+    return _parse_idx(_idx_bytes(path, fix), path, fix)
+
+
 def _find(directory: Path, stem: str):
     for candidate in (directory / stem, directory / (stem + ".gz")):
-        if candidate.exists():
+        if candidate.is_file():
             return candidate
     return None
 
 
-def _load_idx_dataset(request, name):
-    base_url, files = MNIST_FILES[name]
+def _idx_folders(request, name: str) -> list[Path]:
+    """Where the files are looked for, in order: --data-dir (or the cache when none is given), ganzoo's cache, the
+    Debian package's folder."""
+    folders = [Path(request.data_dir), cache_dir() / name]
+    if name in DEBIAN_DIRS:
+        folders.append(Path(DEBIAN_DIRS[name]))
+    return list(dict.fromkeys(folders))
+
+
+def _idx_split(request, name: str) -> str:
+    split = request.argument or "train"
+    if split not in IDX_SPLITS:
+        raise DataError(f"{name} has no split {split!r}; use --dataset {name}:train (the default) or {name}:test")
+    return split
+
+
+def _locate_idx(request, name: str, stems: list[str]) -> dict[str, Path]:
+    """The first folder holding every file of the split (raw or .gz); else a download into --data-dir."""
+    folders = _idx_folders(request, name)
+    for folder in folders:
+        found = {stem: _find(folder, stem) for stem in stems}
+        if all(found.values()):
+            return found
+    base_url, archives = MNIST_FILES[name]
+    where = ", ".join(str(f) for f in folders)
+    package = (f", or install the Debian package {DEBIAN_PACKAGES[name]}" if name in DEBIAN_PACKAGES else "")
+    if not all(stem + ".gz" in archives for stem in stems):
+        raise DataError(f"{name}: {' and '.join(stems)} (.gz or raw) not found in {where}; ganzoo knows no published "
+                        f"archive SHA-256 to download them with: put the files in --data-dir{package}")
+    if not request.download:
+        raise DataError(f"{name}: {' and '.join(stems)} (.gz or raw) not found in {where}; put the files there, "
+                        f"allow downloads{package}")
     directory = Path(request.data_dir)
-    paths = {}
-    for filename, sha in files.items():
-        stem = filename.removesuffix(".gz")
-        found = _find(directory, stem)
-        if found is None:
-            if not request.download:
-                raise DataError(f"{name}: {stem}(.gz) not found in {directory}; put the files there or allow downloads")
-            found = fetch(base_url + filename, directory / filename, sha)
-        paths[stem] = found
-    images = read_idx(paths["train-images-idx3-ubyte"])
-    labels = read_idx(paths["train-labels-idx1-ubyte"])
-    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-        raise DataError(f"{name}: images {images.shape} and labels {labels.shape} do not match; the files are corrupt")
-    tensor = resize_images(torch.from_numpy(np.array(images, dtype=np.uint8)).unsqueeze(1),
-                           request.image_size)
-    return ganzoo.Dataset(name, tensor, labels=torch.from_numpy(labels.astype(np.int64)),
-                          description=f"{name} training split, 28x28 grey")
+    return {stem: fetch(base_url + stem + ".gz", directory / (stem + ".gz"), archives[stem + ".gz"])
+            for stem in stems}
+
+
+def _read_verified(path: Path, stem: str, name: str) -> tuple[np.ndarray, bool]:
+    """The IDX array and whether its content was verified (decompressed SHA-256, or the published archive's)."""
+    fix = _idx_fix(path, name)
+    raw = _idx_bytes(path, fix)
+    expected = IDX_CONTENT_SHA256.get(name, {}).get(stem)
+    if expected is not None:
+        actual = hashlib.sha256(raw).hexdigest()
+        if actual != expected:
+            raise DataError(f"{path} is not the published {name} {stem} (SHA-256 of its decompressed IDX content "
+                            f"{actual[:12]}..., expected {expected[:12]}...): it is altered or truncated; {fix}")
+        verified = True
+    else:
+        archive = MNIST_FILES.get(name, ("", {}))[1].get(stem + ".gz")
+        verified = (path.suffix == ".gz" and archive is not None
+                    and hashlib.sha256(path.read_bytes()).hexdigest() == archive)
+    return _parse_idx(raw, path, fix), verified
+
+
+def _load_idx_dataset(request, name):
+    split = _idx_split(request, name)
+    prefix = IDX_SPLITS[split]
+    stems = [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+    paths = _locate_idx(request, name, stems)
+    (images, images_ok), (labels, labels_ok) = (_read_verified(paths[s], s, name) for s in stems)
+    if images.ndim != 3 or images.shape[1:] != (IDX_IMAGE_SIZE, IDX_IMAGE_SIZE) or images.dtype != np.uint8:
+        raise DataError(f"{paths[stems[0]]} holds {images.dtype} images of shape {images.shape}, not 28x28 bytes; "
+                        f"{_idx_fix(paths[stems[0]], name)}")
+    if labels.ndim != 1 or len(images) != len(labels) or (len(labels) and int(labels.max()) > 9):
+        raise DataError(f"{name}: images {images.shape} and labels {labels.shape} (0..9 expected) do not match; "
+                        f"{_idx_fix(paths[stems[1]], name)}")
+    tensor = resize_images(torch.from_numpy(np.array(images, dtype=np.uint8)).unsqueeze(1), request.image_size)
+    size = tensor.shape[-1]
+    shape = "28x28 grey" if size == IDX_IMAGE_SIZE else f"28x28 grey resized to {size}x{size} (bilinear, antialiased)"
+    verified = images_ok and labels_ok
+    trust = "checksum-verified" if verified else "content not verified (no published decompressed SHA-256 known)"
+    folder = paths[stems[0]].parent
+    return ganzoo.Dataset(
+        name, tensor, labels=torch.from_numpy(labels.astype(np.int64)),
+        description=f"{name} {split} split, {len(images):,} images, {shape}, from {folder}, {trust}",
+        info={"split": split, "files": {s: str(paths[s]) for s in stems}, "verified": verified,
+              "native_size": IDX_IMAGE_SIZE, "image_size": size},
+    )
 
 
 def load_mnist(request):
-    """MNIST training split (LeCun et al. 1998), IDX files from --data-dir or downloaded and checked."""
+    """MNIST (LeCun et al. 1998): `mnist` or `mnist:test`, 10 classes, 28x28 (--image-size resizes). IDX files from
+    --data-dir or ganzoo's cache, or downloaded (train split) and checked against the published archive sums."""
     return _load_idx_dataset(request, "mnist")
 
 
 def load_fashion_mnist(request):
-    """Fashion-MNIST training split (Xiao et al. 2017), IDX files from --data-dir or downloaded and checked."""
+    """Fashion-MNIST (Xiao et al. 2017): `fashion-mnist` or `fashion-mnist:test`, 10 classes, 28x28 (--image-size
+    resizes). IDX files from --data-dir, ganzoo's cache or Debian's dataset-fashion-mnist folder, or downloaded (train
+    split); the decompressed content is checked against its SHA-256, so official and recompressed archives verify."""
     return _load_idx_dataset(request, "fashion-mnist")
 
 
@@ -245,8 +348,9 @@ def register_datasets(register):
     register("digits", load_digits, "8x8 handwritten digits bundled with scikit-learn (no download)")
     register("ring8", load_ring8, "ring of 8 Gaussians, std 0.01 (PacGAN)")
     register("grid25", load_grid25, "5x5 grid of Gaussians, std 0.05 (VEEGAN, PacGAN)")
-    register("mnist", load_mnist, "MNIST handwritten digits, 28x28 (downloaded, SHA-256 checked)")
-    register("fashion-mnist", load_fashion_mnist, "Fashion-MNIST, 28x28 (downloaded, SHA-256 checked)")
+    register("mnist", load_mnist, "MNIST handwritten digits, 28x28, labels; mnist:test for the test split")
+    register("fashion-mnist", load_fashion_mnist,
+             "Fashion-MNIST, 28x28, labels; fashion-mnist:test for the test split (SHA-256 checked content)")
     register("cifar10", load_cifar10, "CIFAR-10, 3x32x32 (downloaded, SHA-256 checked)")
     register("folder", load_folder, "a folder of PNG/JPEG images: --dataset folder:PATH (decoded once, cached)")
     register("prepared", load_prepared, "a dataset written by `ganzoo prepare`: --dataset prepared:PATH")

@@ -65,10 +65,10 @@ def write_mnist(directory, n=12, compress=True, corrupt_images=None):
 
 
 @pytest.mark.parametrize("compress", [True, False])
-@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
-def test_idx_datasets_read_real_format(tmp_path, name, compress):
+def test_idx_datasets_read_real_format(tmp_path, compress):
+    """MNIST (no decompressed sums known, so random content loads); Fashion-MNIST's checks: test_idx_datasets.py."""
     images, labels = write_mnist(tmp_path, compress=compress)
-    ds = ganzoo.load_dataset(name, data_dir=tmp_path, download=False)
+    ds = ganzoo.load_dataset("mnist", data_dir=tmp_path, download=False)
     assert ds.data.shape == (12, 1, 28, 28) and ds.data.dtype == torch.uint8, "stored as bytes, 1 per value"
     assert torch.equal(ds.data, torch.from_numpy(images).unsqueeze(1))
     assert torch.equal(ds.float_data(), torch.from_numpy(images).float().unsqueeze(1) / 127.5 - 1)

@@ -22,18 +22,31 @@ from ganzoo.metrics.image import extract, frechet_distance, image_metrics, incep
 from ganzoo.metrics.inception import FIDInceptionV3, file_sha256, load_fid_weights, resize_bilinear_tf1
 
 
+#: Conv weights at He et al.'s std sqrt(2 / fan_in) times this gain. torch's default conv init shrinks the signal
+#: at every layer, so through Inception's 20 layers the features of any two images differed by ~1e-7 (relative):
+#: only a bit-exact comparison could then see a preprocessing bug. With this gain they differ by ~10% across images.
+CONV_GAIN = 1.2
+#: What float32 reordering between batch sizes may change in features of size ~1 (measured: up to 1.1e-5).
+RTOL, ATOL = 1e-4, 1e-4
+
+
 def random_inception(input_size: int = 299, seed: int = 0) -> FIDInceptionV3:
-    """Default init plus random batch-norm statistics, so every parameter and buffer of the file matters."""
+    """Seeded, calibrated random weights (see CONV_GAIN) and random batch-norm statistics, so every parameter and
+    buffer of the file matters and features depend clearly on the image."""
     torch.manual_seed(seed)
     net = FIDInceptionV3(input_size)
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in net.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu", generator=g)
+                m.weight.mul_(CONV_GAIN)
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.normal_(0, 0.1, generator=g)
                 m.running_var.uniform_(0.5, 2.0, generator=g)
                 m.weight.uniform_(0.5, 1.5, generator=g)
                 m.bias.normal_(0, 0.1, generator=g)
+        torch.nn.init.normal_(net.fc.weight, 0, 1 / math.sqrt(2048), generator=g)
         net.fc.bias.normal_(0, 1, generator=g)
     return net.eval()
 
@@ -136,7 +149,42 @@ def test_identical_features_in_two_batch_sizes(small_extractor):
     with torch.no_grad():
         alone = small_extractor.features(x[:3])
         together = small_extractor.features(x)[:3]
-    torch.testing.assert_close(alone, together, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(alone, together, rtol=RTOL, atol=ATOL)
+
+
+def beyond_tolerance(a: torch.Tensor, b: torch.Tensor) -> float:
+    """How many times the largest difference exceeds the allowed one (> 1: a test with RTOL/ATOL would fail)."""
+    return float(((a - b).abs() / (ATOL + RTOL * b.abs())).max())
+
+
+def test_calibrated_random_features_differ_clearly_across_images(small_extractor):
+    with torch.no_grad():
+        feats = small_extractor.features(images(6, seed=13)).double()
+    relative_spread = float(feats.std(0).mean() / feats.abs().mean())
+    assert relative_spread > 0.02, f"features barely depend on the image ({relative_spread:.2g}): recalibrate"
+
+
+def _half_pixel_resize(x, size):
+    return torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+@pytest.mark.parametrize("bug", ["torch half-pixel resize", "floor instead of round", "[0, 1] scaling of [-1, 1]"])
+def test_a_wrong_preprocessing_changes_the_features_beyond_tolerance(small_extractor, monkeypatch, bug):
+    """Each plausible preprocessing bug moves the features more than 10x past the tolerance allowed for batch
+    independence."""
+    import ganzoo.metrics.inception as inception
+
+    x = images(4, seed=14)
+    with torch.no_grad():
+        right = small_extractor.features(x)
+        if bug == "torch half-pixel resize":
+            monkeypatch.setattr(inception, "resize_bilinear_tf1", _half_pixel_resize)
+            wrong = small_extractor.features(x)
+        elif bug == "floor instead of round":
+            wrong = small_extractor.net(((x + 1) * 127.5).floor().expand(-1, 3, -1, -1))[0]
+        else:
+            wrong = small_extractor.net((x.clamp(0, 1) * 255).round().expand(-1, 3, -1, -1))[0]
+    assert beyond_tolerance(wrong, right) > 10, bug
 
 
 def test_uint8_conversion_is_the_standard_rounding(extractor):
@@ -154,7 +202,7 @@ def test_large_batches_go_through_in_chunks(small_extractor):
     assert feats.shape == (500, 2048) and logits.shape == (500, 1008)
     assert max(seen) == 32 and sum(seen) == 500
     with torch.no_grad():
-        torch.testing.assert_close(ex.features(x[123:126]).double(), feats[123:126], rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(ex.features(x[123:126]).double(), feats[123:126], rtol=RTOL, atol=ATOL)
 
 
 def test_fid_zero_on_identical_sets_and_growing_with_noise(small_extractor):
@@ -252,7 +300,11 @@ def test_kid_and_is_agree_with_torchmetrics_under_the_same_seed():
     isc.update(logits)
     torch.manual_seed(4)
     ref_mean, ref_std = isc.compute()
-    assert inception_score(logits, splits=5, seed=4) == pytest.approx((float(ref_mean), float(ref_std)))
+    mean, std = inception_score(logits, splits=5, seed=4)
+    # 50 rows in 5 splits: torchmetrics' chunk(5) and the reference's i*N//5 agree. torchmetrics' std has Bessel's
+    # correction, the reference IS code's and torch-fidelity's (ours) does not: they differ by sqrt(5/4).
+    assert mean == pytest.approx(float(ref_mean))
+    assert std == pytest.approx(float(ref_std) * math.sqrt(4 / 5))
 
 
 # -- end to end -------------------------------------------------------------------------------------------------------
