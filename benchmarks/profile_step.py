@@ -12,8 +12,8 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 import ganzoo
-from ganzoo.tools.bench import LoopReference, make_trainer_step
 from ganzoo.engine.precision import resolve_device
+from ganzoo.tools.bench import LoopReference, make_trainer_step
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("model")

@@ -84,10 +84,11 @@ def _open_trainer(job: dict, run_dir: Path, progress):
     trainer evaluates through `progress` at every log point (= every ``--eval-every`` steps) and checkpoints right
     after. Refused with one line: continuing to fewer steps than the checkpoint's, and ``--resume`` of a run whose
     evaluations exist without a checkpoint (it would be started over, losing them)."""
-    from ganzoo.spec.config import TrainConfig
     from ganzoo.errors import GanzooError
+    from ganzoo.run.session import continue_run
+    from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
     from ganzoo.store.folder import RunFolder
-    from ganzoo.run.trainer import Trainer, continue_run
 
     every, path = job["eval_every"], Path(job["path"])
     if job.get("resume") and RunFolder(run_dir).has_checkpoint():

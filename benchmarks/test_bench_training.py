@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.tools.bench import EAGER, TUNED, LoopReference, buildable_models, make_trainer_step
-from ganzoo.metrics.evaluate import resolve_extractor
-from ganzoo.metrics import image_metrics, mode_metrics
 from ganzoo.engine.precision import resolve_device, resolve_precision
+from ganzoo.metrics import image_metrics, mode_metrics
+from ganzoo.metrics.evaluate import resolve_extractor
+from ganzoo.tools.bench import EAGER, TUNED, LoopReference, buildable_models, make_trainer_step
 
 SHAPE = (3, 32, 32)
 BATCH = 64

@@ -10,24 +10,24 @@ Public API (see docs/api.md):
 - ``get_registry()``: everything the loaded plugins registered
 """
 
-import sys  # noqa: E402
+import sys
 
-from ganzoo.version import __version__  # noqa: E402,F401
-from ganzoo import compat as _compat  # noqa: E402
+from ganzoo import compat as _compat
+from ganzoo.version import __version__  # noqa: F401
 
 _compat.install(sys.modules[__name__])  # the v0.1 module paths, until ganzoo 0.3
 
+from ganzoo.contract.extensions import Augmentation, Constraint, Regularizer, Schedule, StepContext  # noqa: E402
 from ganzoo.contract.hookspecs import hookimpl  # noqa: E402
 from ganzoo.contract.types import GAN, Dataset, DatasetRequest, Loss, Recipe  # noqa: E402
-from ganzoo.errors import GanzooError  # noqa: E402
-from ganzoo.contract.extensions import Augmentation, Constraint, Regularizer, Schedule, StepContext  # noqa: E402
-from ganzoo.registry import get_registry, reset_registry  # noqa: E402
+from ganzoo.data import load_dataset  # noqa: E402
 from ganzoo.engine.assemble import build, list_models  # noqa: E402
-from ganzoo.spec.config import TrainConfig  # noqa: E402
-from ganzoo.data import load_dataset# noqa: E402
-from ganzoo.spec.runspec import Component, RunSpec  # noqa: E402
 from ganzoo.engine.update import AdversarialUpdate  # noqa: E402
+from ganzoo.errors import GanzooError  # noqa: E402
+from ganzoo.registry import get_registry, reset_registry  # noqa: E402
 from ganzoo.run.loggers import Logger  # noqa: E402
+from ganzoo.spec.config import TrainConfig  # noqa: E402
+from ganzoo.spec.runspec import Component, RunSpec  # noqa: E402
 from ganzoo.use.load import load  # noqa: E402  (the function; the module stays importable as `from ganzoo.use.load import ...`)
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
 __all__ += ["Logger", "load", "continue_run"]
 #: the run loop is imported on first use (``ganzoo.train``, ``from ganzoo import Trainer``), so ``import ganzoo``
 #: for building, loading or sampling never pulls in the trainer
-_LAZY = {"train": "run.trainer", "resume": "run.trainer", "continue_run": "run.trainer", "Trainer": "run.trainer",
+_LAZY = {"train": "run.session", "resume": "run.session", "continue_run": "run.session", "Trainer": "run.trainer",
          "TrainResult": "run.trainer"}
 
 

@@ -24,12 +24,19 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from ganzoo.engine.assemble import build
-
-from ganzoo.registry import call_factory
+from ganzoo.contract.extensions import (
+    PHASES,
+    Augmentation,
+    Constraint,
+    Regularizer,
+    Schedule,
+    StepContext,
+    split_output,
+)
 from ganzoo.contract.types import Loss, Recipe, loss_calls
-from ganzoo.contract.extensions import PHASES, Augmentation, Constraint, Regularizer, Schedule, StepContext, split_output
-from ganzoo.registry import Registry, get_registry
+from ganzoo.engine.assemble import build
+from ganzoo.engine.precision import autograd_input_grad
+from ganzoo.registry import Registry, call_factory, get_registry
 
 IMAGE_SHAPE = (1, 8, 8)
 
@@ -85,7 +92,8 @@ def check_generator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, latent_dim:
     if len(shape) == 3 and (x.min() < -1 - 1e-6 or x.max() > 1 + 1e-6):
         _fail(what, "images must be in [-1, 1] (end with tanh)")
     x.float().square().mean().backward()
-    dead = [n for n, p in g.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
+    dead = [n for n, p in g.named_parameters()
+            if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     if dead:
         _fail(what, f"no finite gradient reaches {dead[:3]}")
     _check_seeded_build(what, make)
@@ -146,7 +154,8 @@ def check_discriminator(name: str, shape: tuple[int, ...] = IMAGE_SHAPE, *, regi
     if not torch.isfinite(grad_x).all() or grad_x.abs().sum() == 0:
         _fail(what, "no gradient reaches the input samples (the generator could not learn)")
     (scores.sum() + grad_x.square().sum()).backward()  # incl. double backward, as the gradient penalty needs
-    dead = [n for n, p in d.named_parameters() if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
+    dead = [n for n, p in d.named_parameters()
+            if p.requires_grad and (p.grad is None or not torch.isfinite(p.grad).all())]
     if dead:
         _fail(what, f"no finite gradient (incl. double backward) reaches {dead[:3]}")
     _check_seeded_build(what, make)
@@ -204,8 +213,8 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
                 precisions: tuple[str, ...] = ("fp32", "bf16"), batch_size: int = 16) -> None:
     """The recipe builds, and trains `steps` steps on the shared trainer with finite losses in each precision
     (at `batch_size`: pass a multiple of the pack size for packed discriminators, e.g. 12 for packs of 3)."""
-    from ganzoo.spec.config import TrainConfig
     from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
 
     what = f"model {name!r}"
     registry = _registry(registry)
@@ -230,6 +239,38 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
             if tuple(samples.shape[1:]) != trainer.dataset.shape:
                 _fail(what, f"samples have shape {tuple(samples.shape[1:])}, expected {trainer.dataset.shape}")
     build(name, IMAGE_SHAPE, registry=registry, num_classes=10 if recipe.conditional else None)
+
+
+def step_context(real: torch.Tensor, fake: torch.Tensor, D: Optional[Any] = None, *, phase: str = "D",
+                 real_labels: Optional[torch.Tensor] = None, fake_labels: Optional[torch.Tensor] = None,
+                 z: Optional[torch.Tensor] = None, step: int = 1, total_steps: int = 1,
+                 num_classes: Optional[int] = None, seed: int = 0) -> StepContext:
+    """A StepContext for unit-testing a loss, regulariser or augmentation without a trainer, as the trainer builds
+    one in fp32: with a critic `D`, ``real``/``fake`` are copies that require gradients, their scores are D's
+    float32 ``(N,)`` outputs with the graph kept, ``ctx.D``/``ctx.D_with_aux`` call `D`, and
+    ``ctx.input_grad(scores, x)`` is d(sum scores)/dx with its graph (so a penalty on it can be differentiated
+    again); ``ctx.rand`` draws from a generator seeded with `seed`. Without `D` the scores are None."""
+    if phase not in PHASES:
+        raise ValueError(f"phase must be 'D' or 'G', got {phase!r}")
+    real = real.detach().clone().requires_grad_(True)
+    fake = fake.detach().clone().requires_grad_(True)
+    noise = torch.Generator().manual_seed(seed)
+
+    def call(x, labels=None):
+        out = D(x) if labels is None else D(x, labels)
+        scores, aux = split_output(out)
+        return scores.float().reshape(-1), aux
+
+    real_scores = real_aux = fake_scores = fake_aux = None
+    if D is not None:
+        real_scores, real_aux = call(real, real_labels)
+        fake_scores, fake_aux = call(fake, fake_labels)
+    return StepContext(
+        step=step, total_steps=total_steps, phase=phase, real=real, fake=fake, real_scores=real_scores,
+        fake_scores=fake_scores, real_labels=real_labels, fake_labels=fake_labels, real_aux=real_aux,
+        fake_aux=fake_aux, z=z, num_classes=num_classes, D=lambda x, labels=None: call(x, labels)[0],
+        D_with_aux=call, input_grad=lambda scores, x: autograd_input_grad(scores.float().sum(), x).float(),
+        rand=lambda n, *shape: torch.rand((n, *shape), generator=noise))
 
 
 # -- contract v2 kinds -------------------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def _labels(y, what: str) -> torch.Tensor:
     return y.long()
 
 
-# -- cGAN with projection discriminator ---------------------------------------------------------------------------------
+# -- cGAN with projection discriminator --------------------------------------------------------------------------------
 def _glorot(module: nn.Module, gain: float = 1.0) -> nn.Module:
     nn.init.xavier_uniform_(module.weight, gain)
     if module.bias is not None:
@@ -176,7 +176,7 @@ class ProjectionDiscriminator(nn.Module):
         return self.linear(phi).squeeze(1) + self.projection(phi, y)
 
 
-# -- AC-GAN ---------------------------------------------------------------------------------------------------------------
+# -- AC-GAN ------------------------------------------------------------------------------------------------------------
 def _normal_init(module: nn.Module) -> None:
     """N(0, 0.02) weights, zero biases; batch norm N(1, 0.02) scale (the paper's isotropic Gaussian init)."""
     normal_init_(module, 0.02, norm_weight_mean=1.0)

@@ -303,7 +303,8 @@ def load_cifar10(request):
         archive = directory / "cifar-10-python.tar.gz"
         if not archive.exists():
             if not request.download:
-                raise DataError(f"CIFAR-10 not found in {directory}; put cifar-10-python.tar.gz there or allow downloads")
+                raise DataError(f"CIFAR-10 not found in {directory}; "
+                                "put cifar-10-python.tar.gz there or allow downloads")
             fetch(CIFAR10_URL, archive, CIFAR10_SHA256)
         try:
             with tarfile.open(archive, "r:gz") as tar:

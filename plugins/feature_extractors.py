@@ -90,7 +90,7 @@ def _train_classifier(dataset, device, seed):
     batch = 128
     steps = int(min(3000, max(600, 4 * math.ceil(len(train_idx) / batch))))
     model.train()
-    for step in range(steps):
+    for _ in range(steps):
         idx = train_idx[torch.randint(len(train_idx), (batch,), generator=g)].to(device)
         loss = nn.functional.cross_entropy(model.logits(x[idx]), y[idx])
         opt.zero_grad(set_to_none=True)

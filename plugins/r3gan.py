@@ -331,7 +331,8 @@ def register_generators(register):
 
 @ganzoo.hookimpl
 def register_discriminators(register):
-    register("r3gan", R3GANDiscriminator, "R3GAN's modernised ResNet discriminator, no normalisation (Huang et al. 2024)")
+    register("r3gan", R3GANDiscriminator,
+             "R3GAN's modernised ResNet discriminator, no normalisation (Huang et al. 2024)")
 
 
 @ganzoo.hookimpl
@@ -341,7 +342,8 @@ def register_losses(register):
 
 @ganzoo.hookimpl
 def register_schedules(register):
-    register("r3gan", R3GANSchedule, "R3GAN's cosine lr / beta2 / gamma decay and EMA half-life ramp (Huang et al. 2024)")
+    register("r3gan", R3GANSchedule,
+             "R3GAN's cosine lr / beta2 / gamma decay and EMA half-life ramp (Huang et al. 2024)")
 
 
 @ganzoo.hookimpl

@@ -148,4 +148,5 @@ def register_models(register):
     register("vanilla", VANILLA, "MLP GAN, non-saturating loss (Goodfellow et al. 2014)")
     from dataclasses import replace
 
-    register("minimax", replace(VANILLA, loss="minimax"), "MLP GAN with the saturating minimax loss (Goodfellow et al. 2014)")
+    register("minimax", replace(VANILLA, loss="minimax"),
+             "MLP GAN with the saturating minimax loss (Goodfellow et al. 2014)")

@@ -11,11 +11,11 @@ import torch
 
 import ganzoo
 from ganzoo.engine.assemble import build_extensions
-from ganzoo.spec.resolve import spec_from_recipe
-from ganzoo.spec.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.registry import get_registry
 from ganzoo.run.trainer import Trainer
+from ganzoo.spec.config import TrainConfig
+from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo_plugins import augment as aug
 
 

@@ -10,11 +10,22 @@ import pytest
 import torch
 
 import ganzoo.tools.bench as bench_module
-from ganzoo.tools.bench import (EAGER, TUNED, BenchOptions, LoopReference, bench, decimals_for, format_spread,
-                          make_trainer_step, measure_memory, measure_peak_flops, spread)
 from ganzoo.cli.commands import main
 from ganzoo.engine.precision import autograd_input_grad, backward_input_grad, bf16_supported
 from ganzoo.registry import get_registry
+from ganzoo.tools.bench import (
+    EAGER,
+    TUNED,
+    BenchOptions,
+    LoopReference,
+    bench,
+    decimals_for,
+    format_spread,
+    make_trainer_step,
+    measure_memory,
+    measure_peak_flops,
+    spread,
+)
 
 CPU = torch.device("cpu")
 PRECISIONS = ["fp32", "bf16"] if bf16_supported(CPU) else ["fp32"]

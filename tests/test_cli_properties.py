@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ganzoo.cli.commands import main
 
 junk = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=8)
-ints = lambda lo, hi: st.integers(lo, hi).map(str)  # noqa: E731
+ints = lambda lo, hi: st.integers(lo, hi).map(str)
 floats = st.floats(allow_nan=True, allow_infinity=True, width=32).map(repr)
 
 OPTIONS = {

@@ -14,11 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import ganzoo
-from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
-from ganzoo.spec.resolve import spec_from_recipe
-from ganzoo.engine.precision import Precision
+from ganzoo.engine.assemble import build_engine
 from ganzoo.registry import get_registry
-from ganzoo.engine.update import AdversarialUpdate
+from ganzoo.spec.resolve import spec_from_recipe
 
 CPU = torch.device("cpu")
 PRECISIONS = ["fp32", "bf16"]
@@ -66,7 +64,7 @@ class BCR(ganzoo.Regularizer):
         self.lr, self.lf = lambda_real, lambda_fake
 
     def __call__(self, ctx):
-        flip = lambda x: x.flip(-1)  # noqa: E731
+        flip = lambda x: x.flip(-1)
         real = (ctx.real_scores - ctx.D(flip(ctx.real.detach()), ctx.real_labels)).pow(2).mean()
         fake = (ctx.fake_scores - ctx.D(flip(ctx.fake.detach()), ctx.fake_labels)).pow(2).mean()
         return self.lr * real + self.lf * fake
@@ -203,7 +201,7 @@ def test_r1_lazy_every_16_runs_only_on_multiples_of_16_with_the_term_times_16(re
     fields = dict(CASES["r1-lazy-16"], optimizer="sgd", lr_d=0.1)
     update = make_update(registry, fields)
     real = torch.rand(16, 1, 8, 8) * 2 - 1
-    batch = lambda: (real, None)  # noqa: E731
+    batch = lambda: (real, None)
     for step in range(1, 16):
         update.step(step, 32, batch)
         assert "reg/t-r1" not in update.read_metrics()
@@ -523,7 +521,7 @@ def test_resume_is_bit_identical_across_an_epoch_boundary_with_ada_and_schedules
         assert torch.equal(a, b)
     lines = [json.loads(x) for x in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
     ref = [json.loads(x) for x in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
-    pick = lambda rs: [(r["step"], r["loss_d"], r["loss_g"], r["lr_g"], r["augment/p"]) for r in rs if "loss_d" in r]  # noqa: E731
+    pick = lambda rs: [(r["step"], r["loss_d"], r["loss_g"], r["lr_g"], r["augment/p"]) for r in rs if "loss_d" in r]
     assert pick(lines) == pick(ref)
     assert [r["lr_g"] for r in ref if "lr_g" in r] == pytest.approx([2e-4 * (1 - s / 6) for s in range(6)], rel=1e-6)
 
@@ -554,7 +552,7 @@ def test_a_resumed_run_keeps_its_saved_hyperparameters_when_the_plugin_recipe_ch
     # the plugin is upgraded: its recipe now says 5e-2; the resumed run must keep the saved 1e-3
     resume = [sys.executable, "-c", "import ganzoo, sys; r = ganzoo.resume(sys.argv[1], steps=6); "
               "print(r.gan.name, ganzoo.Trainer.__name__)", str(tmp_path / "r")]
-    code = ("import ganzoo, sys, json; from ganzoo.run.trainer import resume\n"
+    code = ("import ganzoo, sys, json; from ganzoo.run.session import resume\n"
             "import ganzoo.engine.update as u\n"
             "seen = []\n"
             "orig = u.AdversarialUpdate.step\n"

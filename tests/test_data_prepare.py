@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo.data import prepared as prepare
 from ganzoo.cli.commands import main
+from ganzoo.data import prepared as prepare
 from ganzoo.errors import DataError
 
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from test_distributed import max_difference, records, torchrun, weights
 
 import ganzoo
 from ganzoo.cli.commands import main
-from test_distributed import max_difference, records, torchrun, weights
 
 # 20 images, batch 8: two batches an epoch (4 images left over), so epoch 1 starts at step 3 and epoch 2 at step 5.
 IMAGES, BATCH = 20, 8

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 import ganzoo
-from ganzoo.data import samplers as sampler_mod
 from ganzoo.data import BatchSampler, make_sampler
-from ganzoo.errors import GanzooError
+from ganzoo.data import samplers as sampler_mod
 from ganzoo.data.prepared import open_prepared, prepare_folder
+from ganzoo.errors import GanzooError
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_stream_mode_yields_the_same_batches_as_memory_mode(prepared):
 @pytest.mark.parametrize("stop", [3, 4, 5])  # 4 full batches fit in an epoch of 37: stop before, at, after the wrap
 def test_resume_is_bit_identical_across_an_epoch_boundary(prepared, mode, stop):
     ds = open_prepared(prepared)
-    make = lambda: make_sampler(ds, 8, seed=11, device="cpu", mode=mode, mirror=True)  # noqa: E731
+    make = lambda: make_sampler(ds, 8, seed=11, device="cpu", mode=mode, mirror=True)
     straight = draw(make(), 9)
     first = make()
     draw(first, stop)

@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pytest
 import torch
+from use_runs import COND_CLASSES, COND_PLUGIN, run_without_ganzoo, train_vanilla, write_conditional_run
 
 import ganzoo
 from ganzoo.cli.commands import main
 from ganzoo.use.export import export
-from use_runs import COND_CLASSES, COND_PLUGIN, run_without_ganzoo, train_vanilla, write_conditional_run
 
 HAVE_SAFETENSORS = importlib.util.find_spec("safetensors") is not None
 HAVE_ONNX = all(importlib.util.find_spec(m) is not None for m in ("onnx", "onnxscript"))

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 
+import golden
 import pytest
 import torch
-
-import golden
 
 DATA = json.loads(golden.GOLDEN.read_text())
 SAME_MACHINE = DATA["machine"] == golden.machine()

@@ -21,7 +21,6 @@ from ganzoo.metrics.evaluate import resolve_extractor
 from ganzoo.metrics.image import extract, frechet_distance, image_metrics, inception_score, kernel_distance
 from ganzoo.metrics.inception import FIDInceptionV3, file_sha256, load_fid_weights, resize_bilinear_tf1
 
-
 #: Conv weights at He et al.'s std sqrt(2 / fan_in) times this gain. torch's default conv init shrinks the signal
 #: at every layer, so through Inception's 20 layers the features of any two images differed by ~1e-7 (relative):
 #: only a bit-exact comparison could then see a preprocessing bug. With this gain they differ by ~10% across images.

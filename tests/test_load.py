@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 import ganzoo
-from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.errors import CheckpointError, GanzooError
+from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.use.sampling import generate, sample
-from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,7 +122,7 @@ def test_import_ganzoo_and_evaluate_do_not_import_the_trainer():
 
     code = ("import sys, ganzoo, ganzoo.use.evaluate, ganzoo.use.load, ganzoo.use.sampling; "
             "assert 'ganzoo.run.trainer' not in sys.modules, 'eager'; from ganzoo import train, Trainer, TrainResult; "
-            "assert ganzoo.resume is sys.modules['ganzoo.run.trainer'].resume; print('ok')")
+            "assert ganzoo.resume is sys.modules['ganzoo.run.session'].resume; print('ok')")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     tree = ast.parse((ROOT / "ganzoo" / "use" / "evaluate.py").read_text())

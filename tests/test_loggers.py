@@ -10,9 +10,9 @@ import torch
 
 import ganzoo
 from ganzoo.errors import GanzooError, UnknownNameError
-from ganzoo.store.images import image_grid
 from ganzoo.run.loggers import Logger, LoggerSet, as_uint8, build_loggers, check_logger, parse_names, picture_tensor
 from ganzoo.store.folder import RunFolder
+from ganzoo.store.images import image_grid
 
 HAVE_TB = importlib.util.find_spec("tensorboard") is not None
 

@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.spec.config import TrainConfig
 from ganzoo.engine.update import Draw
 from ganzoo.run.trainer import Trainer
+from ganzoo.spec.config import TrainConfig
 
 
 def loss(name):

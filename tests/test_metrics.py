@@ -12,8 +12,8 @@ from scipy import linalg
 
 import ganzoo
 from ganzoo.cli.commands import main
-from ganzoo.metrics.evaluate import resolve_extractor
 from ganzoo.metrics import FeatureExtractor, density_coverage, image_metrics, mode_metrics, precision_recall
+from ganzoo.metrics.evaluate import resolve_extractor
 
 
 class FlattenFeatures(FeatureExtractor):
@@ -43,7 +43,7 @@ def direct_fid(a, b):
 
 def direct_kid(a, b):
     d = a.shape[1]
-    k = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731
+    k = lambda x, y: (x @ y.T / d + 1) ** 3
     m = a.shape[0]
     kxx, kyy, kxy = k(a, a), k(b, b), k(a, b)
     return ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))

@@ -15,8 +15,8 @@ import torch
 import ganzoo
 import ganzoo_plugins.datasets as datasets
 import ganzoo_plugins.feature_extractors as extractors
-from ganzoo.evaluate import resolve_extractor
 from ganzoo.metrics import ExtractorUnavailable, image_metrics
+from ganzoo.metrics.evaluate import resolve_extractor
 
 TINY = {"width": 4, "epochs": 3, "batch": 32, "max_lr": 1e-2, "flip": False, "seed": 0}
 

@@ -160,7 +160,7 @@ def test_kid_on_whole_sets_equals_torch_fidelity_and_a_direct_mmd():
     a, b = kid_inputs()
     a = a[:90]
     x, y = a.numpy(), b.numpy()
-    k = lambda p, q: (p @ q.T / 6 + 1) ** 3  # noqa: E731
+    k = lambda p, q: (p @ q.T / 6 + 1) ** 3
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     direct = ((kxx.sum() - np.trace(kxx)) + (kyy.sum() - np.trace(kyy))) / (90 * 89) - 2 * kxy.mean()
     mean, std = kernel_distance(a, b, subsets=3, subset_size=90)

@@ -14,10 +14,9 @@ import torch
 from torch import nn
 
 import ganzoo
-from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
-from ganzoo.spec.resolve import spec_from_recipe
+from ganzoo.engine.assemble import build_engine
 from ganzoo.errors import GanzooError
-from ganzoo.engine.precision import Precision
+from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.testing import check_constraint, check_loss, check_model, check_schedule
 
 MODELS = ["wgan", "sngan", "sngan-resnet", "gan-r1"]

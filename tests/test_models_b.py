@@ -11,13 +11,11 @@ import torch
 import torch.nn.functional as F
 
 import ganzoo
-from ganzoo.engine.assemble import build_engine, build_extensions, build_gan
-from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
-from ganzoo.errors import GanzooError
 from ganzoo.contract.extensions import StepContext
-from ganzoo.engine.precision import Precision
+from ganzoo.engine.assemble import build_engine
+from ganzoo.errors import GanzooError
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.testing import check_model
-from ganzoo.engine.update import AdversarialUpdate
 
 MODELS = ("r3gan", "cgan-pd", "acgan", "infogan")
 
@@ -253,8 +251,8 @@ def test_cgan_pd_runs_on_digits_labels_from_the_command_line(tmp_path):
 
 
 def test_conditional_sample_grid_has_one_class_per_row(tmp_path):
-    from ganzoo.spec.config import TrainConfig
     from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
 
     trainer = Trainer(TrainConfig(model="acgan", steps=1, batch_size=16, device="cpu", out=str(tmp_path / "r")),
                       progress=False)

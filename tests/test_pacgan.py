@@ -14,8 +14,8 @@ from torch import nn
 
 import ganzoo
 from ganzoo.engine.assemble import build_gan
-from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.errors import GanzooError
+from ganzoo.spec.resolve import spec_from_recipe
 from ganzoo.testing import check_model
 
 

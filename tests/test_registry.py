@@ -7,13 +7,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import LSGAN_PLUGIN
 
 import ganzoo
 from ganzoo.cli.commands import main
 from ganzoo.errors import UnknownNameError
 from ganzoo.registry import get_registry, reset_registry
-
-from conftest import LSGAN_PLUGIN
 
 CORE = Path(ganzoo.__file__).parent
 BUILTIN_MODELS = {"vanilla", "minimax", "dcgan", "wgan-gp"}

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.store import checkpoint as checkpoint_module
-from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.cli.commands import main
-from ganzoo.spec.config import TrainConfig
 from ganzoo.errors import CheckpointError, DivergenceError
 from ganzoo.registry import get_registry
 from ganzoo.run.trainer import Trainer
+from ganzoo.spec.config import TrainConfig
+from ganzoo.store import checkpoint as checkpoint_module
+from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
 
 
 def weights(trainer):

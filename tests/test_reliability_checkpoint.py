@@ -13,10 +13,16 @@ import zipfile
 import pytest
 import torch
 
-from ganzoo.store import checkpoint as ck
-from ganzoo.store.checkpoint import (TRAILER_LEN, UnverifiedCheckpointWarning, load_checkpoint, newest_good_checkpoint,
-                               previous_path, save_checkpoint)
 from ganzoo.errors import CorruptCheckpointError, describe_os_error
+from ganzoo.store import checkpoint as ck
+from ganzoo.store.checkpoint import (
+    TRAILER_LEN,
+    UnverifiedCheckpointWarning,
+    load_checkpoint,
+    newest_good_checkpoint,
+    previous_path,
+    save_checkpoint,
+)
 from ganzoo.store.folder import RunFolder
 
 

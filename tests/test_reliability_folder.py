@@ -8,10 +8,10 @@ import os
 import pytest
 import torch
 
-from ganzoo.store.checkpoint import save_checkpoint
 from ganzoo.errors import CheckpointError, GanzooError, describe_os_error
-from ganzoo.metrics.evaluate import MIN_IMAGE_SAMPLES, MIN_REAL_IMAGES, check_sample_count
 from ganzoo.metrics import FeatureExtractor, image_metrics
+from ganzoo.metrics.evaluate import MIN_IMAGE_SAMPLES, MIN_REAL_IMAGES, check_sample_count
+from ganzoo.store.checkpoint import save_checkpoint
 from ganzoo.store.folder import RunFolder
 
 

@@ -13,18 +13,18 @@ import time
 
 import pytest
 import torch
+from conftest import one_line_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ganzoo
-from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.cli.commands import main
-from ganzoo.spec.config import TrainConfig
-from ganzoo.use.evaluate import evaluate_run
-from ganzoo.store.lock import held_here
-from ganzoo.store.folder import RunFolder
 from ganzoo.run.trainer import Interrupted, Trainer
-from conftest import one_line_error
+from ganzoo.spec.config import TrainConfig
+from ganzoo.store.checkpoint import load_checkpoint
+from ganzoo.store.folder import RunFolder
+from ganzoo.store.lock import held_here
+from ganzoo.use.evaluate import evaluate_run
 
 pytest.importorskip("fcntl")
 

@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from ganzoo.errors import RunLockedError
-from ganzoo.store.lock import RunLock, held_here, read_holder
 from ganzoo.store.folder import RunFolder
+from ganzoo.store.lock import RunLock, held_here, read_holder
 
 pytest.importorskip("fcntl")
 

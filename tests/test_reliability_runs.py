@@ -8,10 +8,10 @@ import os
 
 import pytest
 import torch
-
-from ganzoo.store.checkpoint import load_checkpoint
-from ganzoo.cli.commands import main
 from conftest import one_line_error
+
+from ganzoo.cli.commands import main
+from ganzoo.store.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to aim faults at one file")
 

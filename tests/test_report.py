@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.tools import svgplot
 from ganzoo.cli.commands import main
+from ganzoo.tools import svgplot
 from ganzoo.tools.report import build_report, match_quality, zoo_rows
 
 SVG = "{http://www.w3.org/2000/svg}"

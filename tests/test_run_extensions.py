@@ -7,9 +7,9 @@ import json
 
 import pytest
 import torch
+from conftest import one_line_error
 
 import ganzoo
-from conftest import one_line_error
 from ganzoo.cli.commands import main
 from ganzoo.errors import GanzooError
 from ganzoo.store.checkpoint import load_checkpoint

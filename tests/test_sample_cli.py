@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 import ganzoo
 from ganzoo.cli.commands import main
 from ganzoo.store.images import image_grid
 from ganzoo.use.sampling import draw, generate, interpolate, slerp
-from use_runs import COND_CLASSES, COND_PLUGIN, train_vanilla, write_conditional_run
 
 
 @pytest.fixture(scope="module")

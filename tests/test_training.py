@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import ganzoo
-from ganzoo.spec.config import TrainConfig
 from ganzoo.errors import GanzooError
 from ganzoo.run.trainer import Trainer
+from ganzoo.spec.config import TrainConfig
 
 
 def params(module):
@@ -208,7 +208,7 @@ def test_per_sample_critic_takes_one_joint_pass_except_on_steps_with_an_input_gr
     calls = []
     up.gan.discriminator.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     data = torch.randn(64, *shape)
-    batches = lambda: (data[torch.randint(64, (16,))], None)  # noqa: E731
+    batches = lambda: (data[torch.randint(64, (16,))], None)
     per_step = []
     for step in (1, 2):
         calls.clear()

@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 import ganzoo
-from ganzoo.store.checkpoint import save_checkpoint
 from ganzoo.registry import reset_registry
+from ganzoo.store.checkpoint import save_checkpoint
 
 COND_PLUGIN = '''
     """A class-conditional test generator: class c shifts every pixel towards OFFSETS[c], so grid rows show classes."""

@@ -9,14 +9,18 @@ import argparse
 import os
 import sys
 import traceback
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
+from ganzoo.cli.options import COMMANDS as DECLARATIONS
+from ganzoo.cli.options import GlobalOptions
 from ganzoo.errors import GanzooError, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
+from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
 
 EPILOG = "Docs: docs/usage.md (commands), docs/plugins.md (writing plugins), docs/api.md (Python API)."
 
@@ -41,7 +45,8 @@ def _number(kind: Callable, label: str, positive: bool = True, allow_zero: bool 
         if isinstance(value, float) and value != value:
             raise argparse.ArgumentTypeError(f"{label} must be a number, got {text!r}")
         if positive and (value < 0 or (value == 0 and not allow_zero)):
-            raise argparse.ArgumentTypeError(f"{label} must be {'non-negative' if allow_zero else 'positive'}, got {text!r}")
+            sign = "non-negative" if allow_zero else "positive"
+            raise argparse.ArgumentTypeError(f"{label} must be {sign}, got {text!r}")
         return value
 
     parse.__name__ = label
@@ -65,147 +70,91 @@ def _precision_list(text: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in values if v not in ("fp32", "tf32", "bf16", "fp16")]
     if bad or not values:
-        raise argparse.ArgumentTypeError(f"--precision takes a comma-separated list of fp32, tf32, bf16, fp16; got {text!r}")
+        raise argparse.ArgumentTypeError(f"--precision takes a comma-separated list of fp32, tf32, bf16, fp16; "
+                                         f"got {text!r}")
     return values
 
 
-def _add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """`ganzoo run`'s options, generated from TrainConfig's fields (flag, help, kind and choices in their metadata),
-    plus the CLI-only --resume, --from-previous, --restart and --quiet. Every default is None ("not given"), so
-    --resume can tell what was passed and the config's own defaults apply exactly once."""
-    from ganzoo.spec.config import cli_fields, flag_of
-
-    for f in cli_fields():
+def add_options(p: argparse.ArgumentParser, declaration: type, *, not_given_as_none: bool = False) -> None:
+    """Add one argument per field of `declaration` (a TrainConfig or ganzoo.cli.options dataclass), from the
+    field's metadata: flag, help, kind (its parser), choices, positional/nargs/metavar/required, and a mutually
+    exclusive group. With `not_given_as_none` every default is None ("not given"), so `ganzoo run --resume` can tell
+    what was passed and TrainConfig's own defaults apply exactly once."""
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for f in fields(declaration):
         meta = f.metadata
-        kind, flag, choices = meta.get("kind", "str"), flag_of(f), meta.get("choices")
-        if flag == "MODEL":
-            p.add_argument(f.name, nargs="?", help=meta["help"])
+        kind, choices = meta.get("kind", "str"), meta.get("choices")
+        default = None if not_given_as_none else (f.default if f.default is not MISSING else None)
+        if meta.get("flag") == "model" or meta.get("positional"):
+            options: dict = {"help": meta["help"], "nargs": "?" if meta.get("flag") == "model" else meta.get("nargs")}
+            if choices:
+                options["choices"] = list(choices)
+            if options["nargs"] in ("?", "*"):
+                options["default"] = default
+            p.add_argument(f.name, **{k: v for k, v in options.items() if v is not None or k == "default"})
             continue
-        options: dict = {"dest": f.name, "default": None, "help": meta["help"]}
+        flag = flag_of(f)
+        options = {"dest": f.name, "default": default, "help": meta["help"]}
         if kind == "bool":
             options["action"] = "store_true"
+            options["default"] = None if not_given_as_none else bool(default)
         elif kind == "list":
             options["action"] = "append" if meta.get("repeat") else "store"
             options["metavar"] = "NAME[:key=value,...]"
         else:
-            options["type"] = _KINDS.get(kind, lambda label: str)(flag)
+            options["type"] = _PARSERS.get(kind, lambda label: str)(flag)
             if choices:
                 options["choices"] = list(choices)
             else:
-                options["metavar"] = _METAVARS.get(kind, f.name.split("_")[-1].upper())
-        p.add_argument(flag, **options)
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint (its settings "
-                                                      "come from RUN_DIR/config.json; only --steps may be given)")
-    p.add_argument("--from-previous", action="store_true",
-                   help="with --resume: continue from checkpoint.prev.pt (the checkpoint before the last one)")
-    p.add_argument("--restart", action="store_true",
-                   help="start over: with --resume DIR, from step 0 with DIR's config.json; with --out DIR, a new run "
-                        "in DIR. The old files are moved aside into DIR/.restarted-<time>/, never deleted")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+                options["metavar"] = meta.get("metavar") or _METAVARS.get(kind, f.name.split("_")[-1].upper())
+        if meta.get("required"):
+            options["required"] = True
+        target = p
+        if meta.get("group"):
+            if meta["group"] not in groups:
+                groups[meta["group"]] = p.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        target.add_argument(flag, **options)
 
 
-_METAVARS = {"int": "N", "int0": "N", "float": "X", "float0": "X"}
+_METAVARS = {"int": "N", "int0": "N", "float": "X", "float0": "X", "shape": "C,H,W", "precisions": "LIST",
+             "labels": "LIST"}
 
-_KINDS: dict = {
+#: kind -> (flag -> argparse type)
+_PARSERS: dict = {
     "int": lambda label: _number(int, label),
     "int0": lambda label: _number(int, label, allow_zero=True),
     "float": lambda label: _number(float, label),
     "float0": lambda label: _number(float, label, allow_zero=True),
+    "shape": lambda label: _shape,
+    "precisions": lambda label: _precision_list,
+    "labels": lambda label: _labels,
 }
 
 
-def _add_eval_arguments(p: argparse.ArgumentParser, samples_flag: str = "--eval-samples") -> None:
-    p.add_argument(samples_flag, dest="eval_samples", type=_number(int, samples_flag),
-                   help="generated samples per evaluation (default 2000 images, 2500 points)")
-    p.add_argument("--feature-extractor", help="feature extractor for image metrics (default: inception when its "
-                                               "weights are available, else classifier)")
-    p.add_argument("--inception-weights", metavar="PATH",
-                   help="FID InceptionV3 weights for --feature-extractor inception: pt_inception-2015-12-05-6726825d.pth "
-                        "(pytorch-fid's release; docs/metrics.md says where to get it)")
-
-
 def build_parser() -> Parser:
+    """The `ganzoo` parser, generated: `run` from TrainConfig + RunCommand, every other command from its
+    declaration in ganzoo.cli.options."""
     parser = Parser(prog="ganzoo", description="A plugin-based GAN zoo with one shared trainer.", epilog=EPILOG)
-    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    add_options(parser, GlobalOptions)
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
-
-    run = sub.add_parser("run", help="train a model", description="Train a registered model (or a mix of components).")
-    _add_run_arguments(run)
-
-    lst = sub.add_parser("list", help="list registered models, components and datasets")
-    lst.add_argument("kind", nargs="?", choices=list(PLURALS.values()), help="only this kind")
-
-    sub.add_parser("plugins", help="show every plugin, its distribution and what it registered")
-
-    ev = sub.add_parser("eval", help="measure a run's quality metrics", description="Load a run's checkpoint (EMA "
-                        "generator when present), generate samples and measure them against the dataset.")
-    ev.add_argument("run_dir", help="a run folder")
-    _add_eval_arguments(ev, "--samples")
-    ev.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-
-    bn = sub.add_parser("bench", help="time training steps against eager and tuned-eager reference loops",
-                        description="Time the trainer's full training step (D and G updates, the recipe's n_critic) "
-                                    "per precision and compile setting, interleaved in rounds with a plain eager-fp32 "
-                                    "loop and a tuned eager loop (autocast, channels-last, fused Adam) on the same "
-                                    "modules; speedups are per-round ratios, reported as median and spread.")
-    bn.add_argument("model", nargs="?", help="a registered model (or --all)")
-    bn.add_argument("--all", action="store_true", help="every registered model that builds for the shape")
-    bn.add_argument("--rounds", type=_number(int, "--rounds"), default=5,
-                    help="interleaved timing rounds; spreads are over rounds (default 5)")
-    bn.add_argument("--memory", choices=["on", "off"], default="on",
-                    help="peak memory per setting, each in a fresh process (default on)")
-    bn.add_argument("--peak-size", type=_number(int, "--peak-size"),
-                    help="side of the matrix product that measures the FLOP/s peak (default 2048 CPU, 8192 GPU)")
-    bn.add_argument("--dataset-shape", default="3,32,32", type=_shape, help="C,H,W of the synthetic data (default 3,32,32)")
-    bn.add_argument("--batch-size", type=_number(int, "--batch-size"), default=64)
-    bn.add_argument("--steps", type=_number(int, "--steps"), default=10, help="timed steps per setting per round (default 10)")
-    bn.add_argument("--warmup", type=_number(int, "--warmup", allow_zero=True), default=5)
-    bn.add_argument("--precision", type=_precision_list, help="comma-separated (default: every one the device supports)")
-    bn.add_argument("--compile", choices=["off", "on", "both"], default="both")
-    bn.add_argument("--device", default="auto")
-    bn.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
-    bn.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    bn.add_argument("--out", help="also write the JSON to this file")
-
-    rp = sub.add_parser("report", help="bench JSON, quality JSON and runs into a Markdown report and an HTML page")
-    rp.add_argument("inputs", nargs="+", help="bench JSON files (ganzoo bench --out, --all), quality results JSON "
-                                              "(benchmarks/quality.py) and run folders")
-    rp.add_argument("--out", default="report.md", help="Markdown file; the HTML page goes beside it (default report.md)")
-
-    pr = sub.add_parser("prepare", help="decode and resize a dataset once into a memory-mappable uint8 cache",
-                        description="Decode and resize an image folder (PATH or folder:PATH; class sub-folders become "
-                                    "labels) or a registered image dataset once, into a uint8 cache that runs read with "
-                                    "--dataset PATH (in memory when it fits, streamed from disk when not). Unreadable "
-                                    "images are skipped and named.")
-    pr.add_argument("spec", help="an image folder, folder:PATH, or a registered image dataset (mnist, cifar10, ...)")
-    pr.add_argument("--image-size", required=True, type=_number(int, "--image-size"), help="square size in pixels")
-    pr.add_argument("--out", help="output folder (default ./NAME-SIZEpx)")
-    pr.add_argument("--workers", type=_number(int, "--workers"), help="decoding threads (default: CPU cores, up to 8)")
-    pr.add_argument("--data-dir", help="where a registered dataset's files are (as for `ganzoo run`)")
-    pr.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    new = sub.add_parser("new-plugin", help="write a plugin package skeleton that installs and passes its tests")
-    new.add_argument("name", help="the model name, e.g. hinge-gan (package ganzoo-NAME)")
-    new.add_argument("--dir", help="where to write it (default ./ganzoo-NAME)")
-    _add_use_parsers(sub)
+    for name, (declaration, help, description) in DECLARATIONS.items():
+        command = sub.add_parser(name, help=help, description=description or help[:1].upper() + help[1:] + ".")
+        if name == "run":
+            add_options(command, TrainConfig, not_given_as_none=True)
+        add_options(command, declaration)
     return parser
 
 
 # -- commands ------------------------------------------------------------------------------------------------------
-def _run_keys() -> tuple[str, ...]:
-    from ganzoo.spec.config import cli_fields
-
-    return tuple(f.name for f in cli_fields())
-
-
 #: the TrainConfig fields `ganzoo run` takes (all of them)
-RUN_KEYS = _run_keys()
+RUN_KEYS = tuple(f.name for f in fields(TrainConfig))
 
 
 def cmd_run(args, console: Console, err: Console) -> int:
-    from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
-    from ganzoo.run.trainer import Trainer, resume
+    from ganzoo.run.session import resume
+    from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig, flag_of
 
     show = not args.quiet
     say = (lambda line: err.print(f"[yellow]notice:[/] {line}", highlight=False, soft_wrap=True))
@@ -322,6 +271,7 @@ def _betas(hp: dict) -> str:
 
 METRIC_ROWS = [
     ("fid", "FID (lower is better)"), ("kid_mean", "KID mean"), ("kid_std", "KID std"),
+    ("kid_subset_size", "KID subset size"),
     ("is_mean", "Inception Score mean"), ("is_std", "Inception Score std"), ("precision", "precision (k=3)"),
     ("recall", "recall (k=3)"), ("density", "density (k=5)"), ("coverage", "coverage (k=5)"),
     ("modes_captured", "modes captured"), ("high_quality_fraction", "high-quality samples"),
@@ -353,10 +303,10 @@ def eval_table(metrics: dict) -> Table:
 def cmd_eval(args, console: Console, err: Console) -> int:
     import json
 
-    from ganzoo.use.evaluate import evaluate_run
     from ganzoo.store.folder import jsonable
+    from ganzoo.use.evaluate import evaluate_run
 
-    result = evaluate_run(Path(args.run_dir), samples=args.eval_samples, feature_extractor=args.feature_extractor,
+    result = evaluate_run(Path(args.run_dir), samples=args.samples, feature_extractor=args.feature_extractor,
                           weights=args.inception_weights)
     if args.json:
         print(json.dumps(jsonable(result)))
@@ -487,8 +437,8 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
 
 
 def cmd_prepare(args, console: Console, err: Console) -> int:
-    from ganzoo.data.prepared import run_prepare, skipped_line
     from ganzoo.data.memory import human_bytes
+    from ganzoo.data.prepared import run_prepare, skipped_line
 
     report = run_prepare(args.spec, args.image_size, out=args.out, workers=args.workers, data_dir=args.data_dir,
                          progress=not args.quiet)
@@ -502,7 +452,8 @@ def cmd_prepare(args, console: Console, err: Console) -> int:
     return 0
 
 
-COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "new-plugin": cmd_new_plugin, "prepare": cmd_prepare}
+COMMANDS = {"report": cmd_report, "bench": cmd_bench, "eval": cmd_eval, "run": cmd_run, "list": cmd_list,
+            "plugins": cmd_plugins, "new-plugin": cmd_new_plugin, "prepare": cmd_prepare}
 
 
 # -- using a trained run: sample, interpolate, export -----------------------------------------------------------------
@@ -510,45 +461,11 @@ def _labels(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--labels takes comma-separated class numbers, e.g. 3,3,7; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"--labels takes comma-separated class numbers, e.g. 3,3,7; "
+                                         f"got {text!r}") from None
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"--labels takes non-negative class numbers, e.g. 3,3,7; got {text!r}")
     return values
-
-
-def _add_use_parsers(sub) -> None:
-    def common(p):
-        p.add_argument("run_dir", help="a run folder (ganzoo run --out)")
-        p.add_argument("--seed", type=_number(int, "--seed", allow_zero=True), help="same seed, same output (default: random)")
-        p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
-        p.add_argument("--no-ema", action="store_true", help="use the raw generator even when the run kept an EMA one")
-
-    sp = sub.add_parser("sample", help="draw samples from a trained run", description="Draw samples from a run's "
-                        "generator (EMA when kept): a PNG grid (.png), one PNG per sample (a folder: DIR/ or no "
-                        "suffix) or float arrays (.npz); 2-D runs: a scatter plot (.png) or .npz.")
-    common(sp)
-    sp.add_argument("-n", type=_number(int, "-n"), help="how many (default 64)")
-    which = sp.add_mutually_exclusive_group()
-    which.add_argument("--labels", type=_labels, help="conditional runs: these classes, e.g. 3,3,7")
-    which.add_argument("--per-class", type=_number(int, "--per-class"), metavar="K",
-                       help="conditional runs: K samples of every class, one grid row per class")
-    sp.add_argument("--out", required=True, help="grid.png, samples.npz or a folder DIR/")
-
-    ip = sub.add_parser("interpolate", help="walk between random latents (slerp)", description="Spherical "
-                        "interpolation between pairs of random latents, one walk per row (one class per row for "
-                        "conditional runs): a PNG grid, an animated GIF, or .npz.")
-    common(ip)
-    ip.add_argument("--steps", type=_number(int, "--steps"), default=8, help="points per walk, ends included (default 8)")
-    ip.add_argument("--rows", type=_number(int, "--rows"), help="walks (default 4; conditional runs: one per class)")
-    ip.add_argument("--out", required=True, help="walk.png, walk.gif or walk.npz")
-
-    ep = sub.add_parser("export", help="write the generator for use without ganzoo", description="Write the "
-                        "generator (EMA when kept) as safetensors weights, TorchScript or ONNX, with PATH.json "
-                        "describing its inputs and output.")
-    ep.add_argument("run_dir", help="a run folder")
-    ep.add_argument("--format", required=True, choices=["safetensors", "torchscript", "onnx"])
-    ep.add_argument("--out", required=True, help="the file to write, e.g. generator.onnx")
-    ep.add_argument("--no-ema", action="store_true", help="export the raw generator even when the run kept an EMA one")
 
 
 def cmd_sample(args, console: Console, err: Console) -> int:
@@ -583,7 +500,8 @@ def cmd_export(args, console: Console, err: Console) -> int:
 
     gan = load(args.run_dir, ema=not args.no_ema)
     out = export(gan, args.out, args.format)
-    console.print(f"wrote {out} and {out.name}.json ({args.format}, {gan.loaded_from['weights']} weights)", highlight=False)
+    console.print(f"wrote {out} and {out.name}.json ({args.format}, {gan.loaded_from['weights']} weights)",
+                  highlight=False)
     return 0
 
 
@@ -626,7 +544,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             err.print(f"[bold red]ganzoo: error:[/] {message}", highlight=False, soft_wrap=True)
             return 2
         err.print(
-            f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
         return 1
     finally:

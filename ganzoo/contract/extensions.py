@@ -113,7 +113,8 @@ class Schedule:
 
 
 class Constraint:
-    """Applied in place to ``phase``'s network right after its optimiser step (e.g. the weight clipping of Arjovsky et al. 2017)."""
+    """Applied in place to ``phase``'s network right after its optimiser step
+    (e.g. the weight clipping of Arjovsky et al. 2017)."""
 
     phase: str = "D"
 
@@ -125,6 +126,7 @@ def split_output(out: Any) -> tuple[torch.Tensor, Any]:
     """A discriminator returns scores, or ``(scores, aux)`` when it has an auxiliary head (ACGAN, InfoGAN's Q)."""
     if isinstance(out, (tuple, list)):
         if len(out) != 2:
-            raise ValueError(f"a discriminator returns scores or (scores, aux); got a {type(out).__name__} of {len(out)}")
+            raise ValueError(f"a discriminator returns scores or (scores, aux); "
+                             f"got a {type(out).__name__} of {len(out)}")
         return out[0], out[1]
     return out, None

@@ -76,7 +76,8 @@ def register_augmentations(register):
 
 @hookspec
 def register_schedules(register):
-    """Register schedule factories: ``register(name, factory, description="")``; ``factory(**options) -> ganzoo.Schedule``."""
+    """Register schedule factories: ``register(name, factory, description="")``;
+    ``factory(**options) -> ganzoo.Schedule``."""
 
 
 @hookspec

@@ -55,7 +55,7 @@ def _accepts_ctx(fn: Callable, n_scores: int) -> bool:
     return any(p.name == "ctx" for p in params) or len(params) > n_scores
 
 
-def loss_calls(loss: "Loss") -> tuple[Callable, Callable]:
+def loss_calls(loss: Loss) -> tuple[Callable, Callable]:
     """A loss's two methods in the one calling convention the engine uses: ``d(real, fake, ctx)`` and
     ``g(fake, ctx)``. A loss written for v0.1, whose methods take no ``ctx``, is called without it (that
     convention is kept until ganzoo 0.3; add a ``ctx=None`` parameter to a plugin's loss to move on)."""
@@ -110,7 +110,7 @@ class Recipe:
     generator_noise: str = "reuse"
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
-    def for_kind(self, kind: str) -> "Recipe":
+    def for_kind(self, kind: str) -> Recipe:
         """This recipe with its ``variants[kind]`` overrides applied (e.g. the paper's 2-D protocol for "vector")."""
         changes = dict(self.variants.get(kind, {}))
         if not changes:
@@ -270,7 +270,8 @@ class GAN:
         return y
 
 
-def draw_latent(net: nn.Module, n: int, latent_dim: int, generator: Optional[torch.Generator], device: Any) -> torch.Tensor:
+def draw_latent(net: nn.Module, n: int, latent_dim: int, generator: Optional[torch.Generator],
+                device: Any) -> torch.Tensor:
     """Latent codes for n samples: the generator's own ``sample_latent(n, generator, device)`` if it has one (InfoGAN's
     categorical and continuous codes), else standard normal noise."""
     own = getattr(net, "sample_latent", None)

@@ -9,5 +9,5 @@ from ganzoo.data.memory import available_memory, check_fits, human_bytes
 from ganzoo.data.samplers import BatchSampler, make_sampler
 from ganzoo.data.tensors import resize_images
 
-__all__ = ["BatchSampler", "available_memory", "cache_dir", "check_fits", "class_probs_of", "human_bytes", "load_dataset",
-           "make_sampler", "num_classes_of", "parse_dataset_spec", "resize_images"]
+__all__ = ["BatchSampler", "available_memory", "cache_dir", "check_fits", "class_probs_of", "human_bytes",
+           "load_dataset", "make_sampler", "num_classes_of", "parse_dataset_spec", "resize_images"]

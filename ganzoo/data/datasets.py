@@ -55,7 +55,8 @@ def load_dataset(
         raise GanzooError(f"dataset {name!r} returned a {type(dataset).__name__}, not a ganzoo.Dataset; fix its plugin")
     data = dataset.data
     if data.ndim not in (2, 4) or data.shape[0] == 0:
-        raise DataError(f"dataset {name!r} has shape {tuple(data.shape)}; expected (N, C, H, W) images or (N, D) points")
+        raise DataError(f"dataset {name!r} has shape {tuple(data.shape)}; "
+                        "expected (N, C, H, W) images or (N, D) points")
     if data.dtype == torch.uint8:
         if data.ndim != 4:
             raise DataError(f"dataset {name!r} holds uint8 points; uint8 is for (N, C, H, W) images in 0..255")

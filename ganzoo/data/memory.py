@@ -31,7 +31,7 @@ def _meminfo_available() -> Optional[int]:
         import psutil  # optional
 
         return int(psutil.virtual_memory().available)
-    except Exception:  # noqa: BLE001 - psutil missing or unsupported here
+    except Exception:
         return None
 
 

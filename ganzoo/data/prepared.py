@@ -112,7 +112,7 @@ def _decode_chunk(names: list[str], root: Path, size: int):
         try:
             good.append(decode_image(root / name, size))
             keep.append(i)
-        except Exception as exc:  # noqa: BLE001 - any unreadable file is reported and skipped, never fatal
+        except Exception as exc:
             reason = str(exc).splitlines()[0][:120] if str(exc) else ""
             bad.append((name, f"{type(exc).__name__}: {reason}".rstrip(": ")))
     block = np.stack(good) if good else np.zeros((0, size, size, 3), np.uint8)
@@ -228,7 +228,8 @@ def prepare_folder(root: Path, image_size: int, out: Path, *, workers: Optional[
         raise
     if writer.count == 0:
         writer.abort()
-        raise DataError(f"none of the {len(files)} images under {root} could be read: " + skipped_line(skipped, len(files)))
+        raise DataError(f"none of the {len(files)} images under {root} could be read: "
+                        + skipped_line(skipped, len(files)))
     report = writer.finish((image_size, image_size, 3), kept_labels if labels is not None else None, {
         "source": str(root), "image_size": image_size, "classes": classes, "skipped": skipped,
         "files": len(files)})

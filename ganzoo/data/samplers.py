@@ -213,7 +213,8 @@ def _read_whole(path: str, shape, device: torch.device, chunk_bytes: int = 64 <<
             while got < len(view):
                 n = f.readinto(view[got : got + chunk_bytes])
                 if not n:
-                    raise DataError(f"{path} ended after {got} bytes; the cache is truncated, run `ganzoo prepare` again")
+                    raise DataError(f"{path} ended after {got} bytes; "
+                                    "the cache is truncated, run `ganzoo prepare` again")
                 got += n
             return out
         buffer = torch.empty(chunk_bytes, dtype=torch.uint8, pin_memory=True)
@@ -309,7 +310,7 @@ class StreamSampler(_Sampler):
     def __del__(self):
         try:
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
+        except Exception:
             pass
 
 

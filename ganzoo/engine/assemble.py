@@ -134,10 +134,12 @@ def build_extensions(spec: RunSpec, registry: Optional[Registry] = None) -> Exte
 
 def _check(obj: Any, cls: type, kind: str, name: str) -> None:
     if not isinstance(obj, cls):
-        raise GanzooError(f"{kind} {name!r} returned a {type(obj).__name__}, not a ganzoo.{cls.__name__}; fix its plugin")
+        raise GanzooError(f"{kind} {name!r} returned a {type(obj).__name__}, "
+                          f"not a ganzoo.{cls.__name__}; fix its plugin")
 
 
-def make_optimizer(spec: RunSpec, network: str, params: Any, registry: Optional[Registry] = None) -> torch.optim.Optimizer:
+def make_optimizer(spec: RunSpec, network: str, params: Any,
+                   registry: Optional[Registry] = None) -> torch.optim.Optimizer:
     """The optimiser the spec names for `network` ("G" or "D"), with its lr, betas and options."""
     registry = registry or get_registry()
     comp = spec.optimizer(network)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
@@ -71,7 +70,8 @@ def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[F
     `seed` (the run's seed) fixes KID's subsets and the Inception Score's splits."""
     if dataset.kind == "vector":
         if dataset.centers is None or dataset.std is None:
-            raise GanzooError(f"dataset {dataset.name!r} has no mixture centres; mode metrics need ring8/grid25-like data")
+            raise GanzooError(f"dataset {dataset.name!r} has no mixture centres; "
+                              "mode metrics need ring8/grid25-like data")
         return {**mode_metrics(fake, dataset.centers, dataset.std), "num_samples": int(fake.shape[0])}
     if extractor is None:
         raise GanzooError("image metrics need a feature extractor")

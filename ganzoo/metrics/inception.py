@@ -4,7 +4,8 @@ torch-fidelity, with its TF-1 bilinear resize, so that features match the number
 Module and parameter names follow that port exactly: the published weight file
 (``pt_inception-2015-12-05-6726825d.pth`` from pytorch-fid, the same tensors as torch-fidelity's
 ``weights-inception-2015-12-05-6726825d.pth``) loads into :class:`FIDInceptionV3` as it is.
-Facts taken from those projects (layer layout, the TF pooling patches, the resize, ``(x - 128) / 128``); the code is ours.
+Facts taken from those projects (layer layout, the TF pooling patches, the resize, ``(x - 128) / 128``);
+the code is ours.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def load_fid_weights(net: FIDInceptionV3, path) -> str:
     fix = f"give the FID weights {WEIGHT_FILE_NAMES[0]} (pytorch-fid) or {WEIGHT_FILE_NAMES[1]} (torch-fidelity)"
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same one-line answer
+    except Exception as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GanzooError(f"cannot read InceptionV3 weights {path} ({reason[:160]}); {fix}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import math
-import os
 import signal
 import sys
 import threading
@@ -20,23 +19,24 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ganzoo.engine import distributed
-from ganzoo.version import __version__
-from ganzoo.engine.assemble import build_engine
-from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
-from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.contract.types import GAN, Dataset, generate
-from ganzoo.spec.config import TrainConfig
 from ganzoo.data import class_probs_of, load_dataset, make_sampler, num_classes_of
-from ganzoo.errors import CheckpointError, DivergenceError, GanzooError
-from ganzoo.store.images import image_grid, scatter_plot
-from ganzoo.run.loggers import LoggerSet, build_loggers, picture_tensor
+from ganzoo.engine import distributed
+from ganzoo.engine.assemble import build_engine
 from ganzoo.engine.precision import Precision, resolve_device, resolve_precision
+from ganzoo.errors import CheckpointError, DivergenceError, GanzooError
 from ganzoo.registry import Registry, get_registry
-from ganzoo.store.lock import RunLock
-from ganzoo.store.folder import RunFolder
+from ganzoo.run.loggers import LoggerSet, build_loggers, picture_tensor
+from ganzoo.run.state import restore_run_state, run_state
+from ganzoo.spec.config import TrainConfig
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
 from ganzoo.spec.runspec import RunSpec
 from ganzoo.spec.seeds import Seeds
+from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
+from ganzoo.store.folder import RunFolder
+from ganzoo.store.images import image_grid, scatter_plot
+from ganzoo.store.lock import RunLock
+from ganzoo.version import __version__
 
 ProgressCallback = Callable[[dict], None]
 Notice = Callable[[str], None]
@@ -140,7 +140,7 @@ class Trainer:
             from ganzoo.metrics.evaluate import check_sample_count
 
             check_sample_count(cfg.eval_samples, self.dataset.kind, len(self.dataset.data), flag="--eval-samples")
-        self.sampler = make_run_sampler(self.dataset, cfg.batch_size, seed=self.seeds.sampler, device=self.device,
+        self.sampler = make_sampler(self.dataset, cfg.batch_size, seed=self.seeds.sampler, device=self.device,
                                         rank=self.dist.rank, world_size=self.dist.world_size,
                                         channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
         self._fixed_inputs()
@@ -261,17 +261,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def state_dict(self, step: int) -> dict[str, Any]:
-        return {
-            "step": step,
-            **self.update.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            },
-            "model": self.gan.name,
-            "components": dict(self.gan.components),
-        }
+        return run_state(step, self.update, self.sampler)
 
     def save_checkpoint(self, step: int) -> Path:
         """Write checkpoint.pt (the previous one becomes checkpoint.prev.pt), then fsync metrics.jsonl and the folder,
@@ -282,17 +272,11 @@ class Trainer:
 
     def _restore(self, state: dict[str, Any], path: Optional[Path] = None) -> None:
         try:
-            if "noise" not in state and "noise" in state.get("rng", {}):  # v0.1 checkpoints
-                state = {**state, "noise": state["rng"]["noise"], "augment": None}
-            self.update.load_state_dict(state)
-            self.sampler.load_state_dict(state["sampler"])
-            torch.set_rng_state(state["rng"]["torch"])
-            if torch.cuda.is_available() and state["rng"]["cuda"]:
-                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-            self.start_step = int(state["step"])
+            self.start_step = restore_run_state(state, self.update, self.sampler)
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(
-                f"checkpoint {path or self.run.checkpoint} does not match this run's model or settings ({type(exc).__name__}: "
+                f"checkpoint {path or self.run.checkpoint} does not match this run's model or settings "
+                f"({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0][:120]}); resume with the config it was saved with"
             ) from None
 
@@ -352,8 +336,7 @@ class Trainer:
                  weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
         """Quality metrics of the current generator on fresh samples, see ganzoo.metrics.evaluate: latents from a CPU
         generator seeded with the run's seed (the draw `ganzoo eval` makes), KID/IS subsets seeded with it."""
-        from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, evaluate_samples, resolve_extractor,
-                                             sample_generator)
+        from ganzoo.metrics.evaluate import DEFAULT_SAMPLES, evaluate_samples, resolve_extractor, sample_generator
         from ganzoo.store.images import save_points_plot
 
         n = samples or self.config.eval_samples or DEFAULT_SAMPLES[self.dataset.kind]
@@ -539,115 +522,16 @@ class Trainer:
                 close()
 
 
-def make_run_sampler(dataset: Dataset, batch_size: int, **kwargs: Any):
-    """The data sampler of a run: ``sampler.next() -> (x, labels or None)``, in memory or streamed
-    (ganzoo.data.samplers.make_sampler; keywords seed, device, rank, world_size, channels_last, mode, mirror)."""
-    return make_sampler(dataset, batch_size, **kwargs)
-
-
 def sampler_description(sampler: Any) -> dict[str, Any]:
     describe = getattr(sampler, "describe", None)
     return dict(describe()) if callable(describe) else {"mode": getattr(sampler, "mode", "memory")}
 
 
-def train(config: Optional[TrainConfig] = None, *, progress: Any = False, registry: Optional[Registry] = None,
-          **settings: Any) -> TrainResult:
-    """Train a model from Python: ``ganzoo.train(model=NAME, steps=500, out="runs/demo")``."""
-    if config is None:
-        config = TrainConfig.from_settings(settings)
-    elif settings:
-        raise TypeError("pass either a TrainConfig or keyword settings, not both")
-    return Trainer(config, registry=registry, progress=progress).fit()
+def __getattr__(name: str):
+    """`from ganzoo.run.trainer import resume` (and the v0.1 `ganzoo.trainer`): the session functions moved to
+    ganzoo.run.session; kept importable from here until ganzoo 0.3 (see ganzoo.compat)."""
+    if name in ("train", "resume", "continue_run", "CONTINUATION_OVERRIDES"):
+        from ganzoo.run import session
 
-
-def load_run_description(run: RunFolder, registry: Registry, config: TrainConfig, dataset: Dataset) -> RunSpec:
-    """The saved spec of a run (v0.1 folders without one are resolved from their saved settings once)."""
-    saved = run.read_config()
-    if "spec" in saved:
-        return RunSpec.from_dict(saved["spec"])
-    return resolve_spec(config, dataset, registry)
-
-
-def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
-           registry: Optional[Registry] = None, console: Any = None, from_previous: bool = False,
-           restart: bool = False, notice: Optional[Notice] = None) -> TrainResult:
-    """Continue a run from its folder's config.json and checkpoint.pt, optionally to a new step count.
-
-    Hyper-parameters come from the saved spec in config.json, never from the plugin's current recipe; a learning
-    rate or betas edited by hand in config.json's spec are applied (the optimiser state keeps its moments).
-    ``from_previous`` continues from checkpoint.prev.pt; ``restart`` starts over from step 0 with the folder's
-    config.json, after moving its old files into ``.restarted-<time>/``. The folder's lock is held throughout.
-    """
-    run = RunFolder(Path(run_dir))
-    run.read_config()  # a missing folder or config.json is reported before the lock would create anything
-    main = os.environ.get("RANK", "0") == "0"
-    with (run.lock() if main else _no_lock()):  # a second trainer of this folder is refused, naming our pid
-        if restart:
-            _, config, dataset, spec = _saved_run(run, steps, None, registry)
-            trainer = Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset,
-                              spec=spec, restart=True, notice=notice)
-            return trainer.fit()
-        return continue_run(run.path, steps=steps, progress=progress, registry=registry, console=console,
-                            from_previous=from_previous, notice=notice).fit()
-
-
-def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optional[dict[str, Any]] = None,
-                 progress: Any = False, registry: Optional[Registry] = None, console: Any = None,
-                 from_previous: bool = False, notice: Optional[Notice] = None,
-                 finished_ok: bool = False) -> "Trainer":
-    """The Trainer that continues a run from its checkpoint (to `steps` when given), restored and holding the
-    folder's lock: call ``fit()`` on it (or ``close()``). `overrides` sets run settings that do not change the
-    training math (e.g. ``log_every``, ``checkpoint_every``); config.json is rewritten to describe the continued run
-    when `steps` or `overrides` change it. A run already at `steps` or past it is refused with one line, unless
-    ``finished_ok`` and it is exactly there (the caller only wants the trained state)."""
-    run = RunFolder(Path(run_dir))
-    run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
-    saved, config, dataset, spec = _saved_run(run, steps, overrides, registry)
-    trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
-                      dataset=dataset, spec=spec, from_previous=from_previous, notice=notice)
-    try:
-        at, end = trainer.start_step, trainer.config.steps
-        if at > end or (at == end and not finished_ok):
-            raise GanzooError(f"the run in {run.path} is already at step {at}; pass --steps larger than that to "
-                              f"continue")
-        if (steps is not None or overrides) and trainer.dist.is_main:
-            described = trainer.describe()
-            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
-    except BaseException:
-        trainer.close()  # the restored trainer holds the folder's lock
-        raise
-    return trainer
-
-
-#: run settings a continuation may change: when to log, checkpoint, evaluate and write samples, and where numbers go
-#: (none of them changes the training math)
-CONTINUATION_OVERRIDES = ("log_every", "checkpoint_every", "sample_every", "eval_every", "eval_samples", "logger")
-
-
-def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[str, Any]],
-               registry: Optional[Registry]) -> tuple[dict, TrainConfig, Dataset, RunSpec]:
-    """A run folder's config.json, its settings (with `steps` and `overrides` applied), dataset and saved spec."""
-    saved = run.read_config()
-    config = TrainConfig.from_dict(saved["train"])
-    config.out = str(run.path)
-    for key, value in (overrides or {}).items():
-        if key not in CONTINUATION_OVERRIDES:
-            raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
-                              f"{', '.join(CONTINUATION_OVERRIDES)}")
-        setattr(config, key, value)
-    registry = registry or get_registry()
-    dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
-                           seed=config.seed, registry=registry)
-    spec = load_run_description(run, registry, config, dataset)
-    if steps is not None:
-        spec = spec.with_(steps=int(steps))
-        config.steps = int(steps)
-    return saved, config, dataset, spec
-
-
-class _no_lock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return None
+        return getattr(session, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -89,7 +89,7 @@ class TrainConfig:
                                                  "when its weights are available, else classifier)")
     inception_weights: Optional[str] = opt(None, "InceptionV3 FID weights file for --feature-extractor inception")
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None:
@@ -126,7 +126,7 @@ class TrainConfig:
         return self
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "TrainConfig":
+    def from_settings(cls, settings: dict[str, Any]) -> TrainConfig:
         """``TrainConfig(**settings)`` for the Python API: an unknown setting is a one-line GanzooError naming the
         closest known ones (not a bare TypeError), and every value is validated."""
         import difflib
@@ -143,7 +143,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Any) -> "TrainConfig":
+    def from_dict(cls, data: Any) -> TrainConfig:
         """From config.json's "train" object: unknown keys are ignored (newer or older versions), missing keys take
         their defaults, and a null or wrong-typed value is a one-line error naming the key (a run is never
         silently continued with settings other than the ones it was started with)."""

@@ -35,7 +35,8 @@ def resolve_recipe(
         if not isinstance(recipe, Recipe):
             raise GanzooError(f"model {model!r} is registered with a {type(recipe).__name__}, not a ganzoo.Recipe")
     else:
-        missing = [n for n, v in (("--generator", generator), ("--discriminator", discriminator), ("--loss", loss)) if v is None]
+        missing = [n for n, v in (("--generator", generator), ("--discriminator", discriminator), ("--loss", loss))
+                   if v is None]
         if missing:
             raise GanzooError(f"no model named; name one (see `ganzoo list models`) or give {', '.join(missing)}")
         recipe = Recipe(generator=generator, discriminator=discriminator, loss=loss, **CUSTOM_RECIPE_DEFAULTS)
@@ -108,7 +109,8 @@ def spec_from_recipe(
     legacy = _legacy_penalty(loss, registry)
     if legacy is not None and not any(r.name == "gp" for r in regularizers):
         regularizers.append(legacy)
-    aug = parse_component(augment, "augmentation") if augment is not None else parse_component(recipe.augment, "augmentation")
+    aug = (parse_component(augment, "augmentation") if augment is not None
+           else parse_component(recipe.augment, "augmentation"))
     schedules = [parse_component(s, "schedule") for s in (*recipe.schedules, *extra_schedules)]
     constraints = [parse_component(c, "constraint") for c in (*recipe.constraints, *extra_constraints)]
     spec = RunSpec(

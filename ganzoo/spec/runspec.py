@@ -30,7 +30,7 @@ class Component:
         return {"name": self.name, "options": _plain(self.options)}
 
     @classmethod
-    def from_dict(cls, data: Any, what: str) -> "Component":
+    def from_dict(cls, data: Any, what: str) -> Component:
         if not isinstance(data, Mapping) or not isinstance(data.get("name"), str) \
                 or not isinstance(data.get("options", {}), Mapping):
             raise GanzooError(f"config.json: {what} must be an object with a \"name\" and \"options\"; got {data!r}")
@@ -97,7 +97,7 @@ class RunSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: Any) -> "RunSpec":
+    def from_dict(cls, data: Any) -> RunSpec:
         """Rebuild from config.json's "spec", checking every field's type (a hand edit gets a one-line error)."""
         if not isinstance(data, Mapping):
             raise GanzooError("config.json: \"spec\" must be an object; restore the file from the run's backup")
@@ -128,7 +128,7 @@ class RunSpec:
             raise GanzooError(f"config.json: spec.{exc.args[0]} is missing; restore the file") from None
         return spec.validate()
 
-    def validate(self) -> "RunSpec":
+    def validate(self) -> RunSpec:
         """Values a plugin recipe, the CLI or a hand-edited config.json may get wrong, each with a one-line error."""
         for name in ("latent_dim", "n_critic", "batch_size", "steps"):
             value = getattr(self, name)
@@ -157,7 +157,7 @@ class RunSpec:
                 raise GanzooError(f"the {net} optimiser's betas must be two numbers in [0, 1), got {betas!r}")
         return self
 
-    def with_(self, **changes: Any) -> "RunSpec":
+    def with_(self, **changes: Any) -> RunSpec:
         return replace(self, **changes).validate()
 
 

@@ -225,7 +225,8 @@ def _offer_previous(path: Path) -> tuple[str, Optional[Path]]:
         at = f" (step {step})" if step is not None else ""
         return (f"the previous checkpoint {prev.name}{at} verifies: continue from it with "
                 f"`ganzoo run --resume {path.parent} --from-previous`"), prev
-    return f"no verifying previous checkpoint is left: start over with `ganzoo run --resume {path.parent} --restart`", None
+    return (f"no verifying previous checkpoint is left: start over with "
+            f"`ganzoo run --resume {path.parent} --restart`"), None
 
 
 def load_checkpoint(path: Path, map_location: Any = "cpu", *, notice: Optional[Notice] = None) -> dict[str, Any]:

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ganzoo.store.checkpoint import atomic_write_bytes, fsync_folder, newest_good_checkpoint, previous_path, write_fully
 from ganzoo.errors import CheckpointError, GanzooError
+from ganzoo.store.checkpoint import atomic_write_bytes, fsync_folder, newest_good_checkpoint, previous_path, write_fully
 from ganzoo.store.lock import LOCK_NAME, RunLock
 
 CONFIG = "config.json"

@@ -61,7 +61,7 @@ class RunLock:
         self.path = self.folder / LOCK_NAME
         self._acquired = False
 
-    def acquire(self) -> "RunLock":
+    def acquire(self) -> RunLock:
         if self._acquired:
             return self
         key = _key(self.folder)
@@ -133,7 +133,7 @@ class RunLock:
         return (f"run folder {self.folder} is in use by pid {pid}{elsewhere}{since}; wait for it to finish or stop "
                 f"it (`kill {pid}` saves a checkpoint), then retry")
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         return self.acquire()
 
     def __exit__(self, *exc_info) -> None:

@@ -31,24 +31,21 @@ import statistics
 import subprocess
 import sys
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional, Union
 
 import torch
-from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ganzoo.version import __version__
-from ganzoo.engine.assemble import build, build_extensions, build_gan, build_update, has_conv
-from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
-from ganzoo.contract.types import draw_latent, loss_calls
-from ganzoo.errors import GanzooError
 from ganzoo.contract.extensions import StepContext, split_output
-from ganzoo.engine.precision import (DTYPES, autograd_input_grad, backward_input_grad, bf16_supported,
-                                     resolve_device)
+from ganzoo.contract.types import draw_latent, loss_calls
+from ganzoo.engine.assemble import build, build_extensions, build_gan, build_update, has_conv
+from ganzoo.engine.precision import DTYPES, autograd_input_grad, backward_input_grad, bf16_supported, resolve_device
+from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
+from ganzoo.version import __version__
 
 EAGER = "eager-fp32-reference"
 TUNED = "tuned-eager-reference"
@@ -210,7 +207,8 @@ class LoopReference:
         self.n_critic = r.n_critic
         self.steps = 0
         self.state: dict = {}  # ctx.state: what a regulariser keeps between steps, as the trainer's
-        # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step; the canonical PyTorch example loop reuses the fakes.
+        # Gulrajani et al. 2017's Algorithm 1 draws fresh noise for the generator step;
+        # the canonical PyTorch example loop reuses the fakes.
         self.fresh_g_noise = getattr(r, "generator_noise", "reuse") == "fresh"
         #: how d(out)/dx is taken: autograd.grad, or backward(inputs=...) while FLOPs are counted
         self.input_grad_fn = autograd_input_grad
@@ -352,7 +350,8 @@ def bench_classes(model: str, registry: Optional[Registry]) -> Optional[int]:
 def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, batch_size: int = 64,
                       device: Union[str, torch.device] = "cpu", compile: Union[bool, str] = False,
                       channels_last: str = "auto", seed: int = 0, data: Optional[torch.Tensor] = None,
-                      registry: Optional[Registry] = None) -> tuple[Callable[[], None], dict[str, Any], Callable[[], int]]:
+                      registry: Optional[Registry] = None
+                      ) -> tuple[Callable[[], None], dict[str, Any], Callable[[], int]]:
     """(step_fn, modules, flop_fn) for one trainer setting on synthetic data held on the device.
 
     `step_fn()` runs one full training step (n_critic D updates and one G update); `modules` holds the
@@ -480,7 +479,8 @@ def _memory_child(spec: dict[str, Any]) -> dict[str, float]:
 
 
 def _run_child(spec: dict[str, Any]) -> dict[str, Any]:
-    code = "import json, sys; from ganzoo.tools.bench import _memory_child; print(json.dumps(_memory_child(json.loads(sys.argv[1]))))"
+    code = ("import json, sys; from ganzoo.tools.bench import _memory_child; "
+            "print(json.dumps(_memory_child(json.loads(sys.argv[1]))))")
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(spec)], capture_output=True, text=True,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     if proc.returncode != 0:
@@ -703,7 +703,8 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
         "n_critic": n_critic, "rounds": options.rounds, "steps_per_round": options.steps,
         "steps_timed": options.steps * options.rounds, "warmup": options.warmup,
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine()),
+        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                        else (platform.processor() or platform.machine())),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "ganzoo": __version__,
         "peak_flops": peaks,
         "peak_flops_measures": PEAK_MEASURES.format(
@@ -722,7 +723,8 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     }
 
 
-def buildable_models(shape: tuple[int, ...], registry: Optional[Registry] = None) -> tuple[list[str], list[dict[str, str]]]:
+def buildable_models(shape: tuple[int, ...],
+                     registry: Optional[Registry] = None) -> tuple[list[str], list[dict[str, str]]]:
     """(models that build for samples of `shape`, [{model, reason}] for those that do not)."""
     registry = registry or get_registry()
     ok, skipped = [], []

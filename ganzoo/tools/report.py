@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from ganzoo.tools import svgplot
 from ganzoo.errors import GanzooError
 from ganzoo.store.folder import RunFolder
+from ganzoo.tools import svgplot
 
 IMAGE_KEYS = ["fid", "kid_mean", "is_mean", "precision", "recall", "density", "coverage"]
 MODE_KEYS = ["modes_captured", "high_quality_fraction", "reverse_kl"]
@@ -154,8 +154,8 @@ def zoo_rows(benches: list[dict], quality: list[dict]) -> tuple[list[str], list[
             _, (cells,) = bench_rows({"results": [r]})
             row = [b["model"], *cells]
             if quality:
-                q = match_quality(b["model"], r.get("precision", ""), quality) if r.get("kind", "trainer") == "trainer" \
-                    and not r["setting"].endswith("reference") else None
+                q = (match_quality(b["model"], r.get("precision", ""), quality)
+                     if r.get("kind", "trainer") == "trainer" and not r["setting"].endswith("reference") else None)
                 row += ([f"{q['dataset']}, {q.get('feature_extractor') or 'mode metrics'}",
                          _fmt(q.get("fid")), _fmt(q.get("kid_mean")), _fmt(q.get("is_mean"))] if q else ["-"] * 4)
             rows.append(row)
@@ -239,7 +239,8 @@ def _data_uri(path: Path) -> str:
 
 
 STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}"
-         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}td:first-child{text-align:left}"
+         "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}"
+         "td:first-child{text-align:left}"
          "th{background:#f3f3f3}svg{margin:6px;border:1px solid #eee}.charts{display:flex;flex-wrap:wrap}"
          "img{image-rendering:pixelated;margin:4px;border:1px solid #ddd}")
 
@@ -258,7 +259,8 @@ def build_report(paths: list[Path]) -> tuple[str, str, list[tuple[str, list[str]
     if quality and not benches:
         keys = [k for k in IMAGE_KEYS + MODE_KEYS if any(k in q for q in quality)]
         tables.append(("quality results", ["model", "dataset", "train precision", *[READABLE[k] for k in keys]],
-                       [[q["model"], q["dataset"], str(q.get("train_precision", "-")), *[_fmt(q.get(k), k) for k in keys]]
+                       [[q["model"], q["dataset"], str(q.get("train_precision", "-")),
+                         *[_fmt(q.get(k), k) for k in keys]]
                         for q in quality]))
     skipped = {(s["model"], s["reason"]) for b in benches for s in b.get("skipped", [])}
     md = ["# ganzoo report", ""]

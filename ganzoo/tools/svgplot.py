@@ -89,7 +89,8 @@ class _Frame:
                 out.append(f"<text x='{x:.1f}' y='{y0 + 14}' text-anchor='middle' {FONT}>{_fmt(t)}</text>")
         out.append(f"<line x1='{x0}' x2='{x1}' y1='{y0}' y2='{y0}' stroke='#333'/>")
         out.append(f"<line x1='{x0}' x2='{x0}' y1='{y0}' y2='{y1}' stroke='#333'/>")
-        out.append(f"<text x='{(x0 + x1) / 2:.1f}' y='{self.height - 6}' text-anchor='middle' {FONT}>{_esc(xlabel)}</text>")
+        out.append(f"<text x='{(x0 + x1) / 2:.1f}' y='{self.height - 6}' text-anchor='middle' {FONT}>"
+                   f"{_esc(xlabel)}</text>")
         out.append(f"<text transform='translate(12 {(y0 + y1) / 2:.1f}) rotate(-90)' text-anchor='middle' {FONT}>"
                    f"{_esc(ylabel)}</text>")
         return out
@@ -135,7 +136,8 @@ def bar_chart(bars: list[tuple[str, float, Optional[float], Optional[float]]], t
     for i, (label, value, low, high) in enumerate(bars):
         y = f.top + 6 + i * bar_height * 1.5
         color = PALETTE[i % len(PALETTE)]
-        parts.append(f"<text x='{left - 4}' y='{y + bar_height * 0.7:.1f}' text-anchor='end' {FONT}>{_esc(label)}</text>")
+        parts.append(f"<text x='{left - 4}' y='{y + bar_height * 0.7:.1f}' text-anchor='end' {FONT}>"
+                     f"{_esc(label)}</text>")
         parts.append(f"<rect class='bar' x='{f.x(0):.1f}' y='{y:.1f}' width='{max(f.x(value) - f.x(0), 0):.1f}' "
                      f"height='{bar_height}' fill='{color}' fill-opacity='0.75' data-value='{value:.6g}'/>")
         if low is not None and high is not None:

@@ -11,8 +11,13 @@ import torch
 
 from ganzoo.data import class_probs_of, load_dataset
 from ganzoo.engine.precision import resolve_device
-from ganzoo.metrics.evaluate import (DEFAULT_SAMPLES, check_sample_count, evaluate_samples,
-                                     resolve_extractor, sample_generator)
+from ganzoo.metrics.evaluate import (
+    DEFAULT_SAMPLES,
+    check_sample_count,
+    evaluate_samples,
+    resolve_extractor,
+    sample_generator,
+)
 from ganzoo.registry import Registry, get_registry
 from ganzoo.spec.config import TrainConfig
 from ganzoo.spec.seeds import Seeds

@@ -15,9 +15,9 @@ from typing import Any, Union
 import torch
 from torch import nn
 
-from ganzoo.version import __version__
 from ganzoo.errors import GanzooError
 from ganzoo.use.sampling import num_classes
+from ganzoo.version import __version__
 
 FORMATS = ("safetensors", "torchscript", "onnx")
 SUFFIXES = {"safetensors": ".safetensors", "torchscript": ".pt", "onnx": ".onnx"}

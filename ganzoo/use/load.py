@@ -12,11 +12,11 @@ from typing import Any, Optional, Union
 
 import torch
 
-from ganzoo.engine.assemble import build
-from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.contract.types import GAN
+from ganzoo.engine.assemble import build
 from ganzoo.errors import CheckpointError, GanzooError
 from ganzoo.registry import Registry
+from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.store.folder import RunFolder
 
 

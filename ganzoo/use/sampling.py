@@ -1,9 +1,10 @@
 """Drawing from a built GAN: seeded samples (per class for conditional runs), latent walks, and writing them out.
 
-Latents are always drawn on the CPU from a ``torch.Generator`` seeded with ``seed`` (``ganzoo.contract.types.draw_latent``
-and ``draw_labels``, the rule ``GAN.sample`` follows too), then moved to the model's device, so the same seed gives
-the same latents on any device and ``gan.sample(n, seed=s)`` equals ``ganzoo.use.sampling.sample(gan, n, seed=s)``. A GAN is conditional when ``gan.num_classes`` is
-set; its generator is then called ``G(z, y)`` with integer labels ``y``.
+Latents are always drawn on the CPU from a ``torch.Generator`` seeded with ``seed``
+(``ganzoo.contract.types.draw_latent`` and ``draw_labels``, the rule ``GAN.sample`` follows too), then moved to the
+model's device, so the same seed gives the same latents on any device and ``gan.sample(n, seed=s)`` equals
+``ganzoo.use.sampling.sample(gan, n, seed=s)``. A GAN is conditional when ``gan.num_classes`` is set; its generator is
+then called ``G(z, y)`` with integer labels ``y``.
 """
 
 from __future__ import annotations
