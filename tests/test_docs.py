@@ -42,5 +42,5 @@ def test_every_hook_is_documented_with_its_signature(hook):
 
 @pytest.mark.parametrize("hook", HOOKS)
 def test_every_hook_has_a_test(hook):
-    tests = "\n".join(p.read_text() for p in (ROOT / "tests").glob("test_*.py"))
-    assert re.search(rf"def test_hook_{hook}\b", tests), f"add tests/test_hooks.py::test_hook_{hook}"
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    assert re.search(rf"def test_hook_{hook}\b", tests), f"add tests/contract/test_hooks.py::test_hook_{hook}"

@@ -262,13 +262,14 @@ class LoopReference:
     def _g(self, z, y):
         return self.G(z) if y is None else self.G(z, y)
 
-    def _d(self, x, y):
+    def critic(self, x, y):
+        """D's float32 (N,) scores of `x` and its auxiliary output (no autocast: the caller's context decides)."""
         scores, aux = split_output(self.D(x) if y is None else self.D(x, y))
         return scores.float().view(-1), aux
 
     def _d_autocast(self, x, y=None):
         with self._autocast():
-            return self._d(x, y)
+            return self.critic(x, y)
 
     def context(self, phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z):
         """What a v2 loss or regulariser reads: scores, labels, auxiliary outputs, D, input gradients, noise."""
@@ -299,8 +300,8 @@ class LoopReference:
             with self._autocast():
                 fake = self._g(z, y_fake)
                 fake_in = fake.detach().requires_grad_(fake_grad)
-                real_out, real_aux = self._d(real, y_real)
-                fake_out, fake_aux = self._d(fake_in, y_fake)
+                real_out, real_aux = self.critic(real, y_real)
+                fake_out, fake_aux = self.critic(fake_in, y_fake)
             ctx = self.context("D", real, fake_in, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z)
             err_d = d_loss(real_out, fake_out, ctx)
             reg = self.regularize(due_d, ctx)
@@ -316,11 +317,11 @@ class LoopReference:
             if self.fresh_g_noise:
                 z, y_fake = self._z(), self._y()
                 fake = self._g(z, y_fake)
-            out, aux = self._d(fake, y_fake)
+            out, aux = self.critic(fake, y_fake)
             real_now = real_aux = None
             if getattr(loss, "needs_real_scores_in_g_step", False):
                 with torch.no_grad():
-                    real_now, real_aux = self._d(real.detach(), y_real)
+                    real_now, real_aux = self.critic(real.detach(), y_real)
         ctx = self.context("G", real.detach(), fake, real_now, out, real_aux, aux, y_real, y_fake, z)
         err_g = g_loss(out, ctx)
         reg = self.regularize(due_g, ctx)
@@ -421,7 +422,8 @@ MEMORY_KINDS = {
 }
 
 
-def _status_mb(key: str) -> float:
+def status_mb(key: str) -> float:
+    """A /proc/self/status memory field (VmRSS, VmHWM) in MB."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(key + ":"):
@@ -429,12 +431,12 @@ def _status_mb(key: str) -> float:
     raise OSError(f"{key} not in /proc/self/status")
 
 
-def _reset_rss_peak() -> Optional[float]:
+def reset_rss_peak() -> Optional[float]:
     """Reset this process's peak RSS (Linux clear_refs 5) and return the RSS now; None where that is impossible."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
-        return _status_mb("VmRSS")
+        return status_mb("VmRSS")
     except OSError:
         return None
 
@@ -463,7 +465,7 @@ def _memory_child(spec: dict[str, Any]) -> dict[str, float]:
                                        data=data, registry=registry)
     gc.collect()
     _sync(device)
-    before = _reset_rss_peak()
+    before = reset_rss_peak()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
         cuda_before = torch.cuda.memory_allocated(device)
@@ -472,7 +474,7 @@ def _memory_child(spec: dict[str, Any]) -> dict[str, float]:
     _sync(device)
     out = {"max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     if before is not None:
-        out["hwm_mb"] = _status_mb("VmHWM") - before
+        out["hwm_mb"] = status_mb("VmHWM") - before
     if device.type == "cuda":
         out["cuda_mb"] = (torch.cuda.max_memory_allocated(device) - cuda_before) / 2**20
     return out

@@ -171,11 +171,11 @@ def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and
     expected = 2 * 0.05 * x.detach().flatten(1).pow(2).sum(1).mean()
     for grad_fn in (autograd_input_grad, backward_input_grad):
         ref.input_grad_fn = grad_fn  # the FLOP counter's path must compute the same term
-        scores, _ = ref._d(x, None)
+        scores, _ = ref.critic(x, None)
         ctx = ref.context("D", x, x, scores, scores, None, None, None, None, None)
         assert torch.allclose(ref.regularize([(r1, 1)], ctx), expected)
     ref.input_grad_fn = autograd_input_grad
-    scores, _ = ref._d(x, None)
+    scores, _ = ref.critic(x, None)
     ctx = ref.context("D", x, x, scores, scores, None, None, None, None, None)
     assert torch.allclose(ref.regularize([(r1, 4)], ctx), 4 * expected), "a lazy term is multiplied by its interval"
     ref.regs["D"] = [(r1, 4)]
@@ -256,16 +256,16 @@ def _timed(fn, time):
 
 
 def test_rss_peak_resets_so_each_setting_reports_only_its_own_peak():
-    before = bench_module._reset_rss_peak()
+    before = bench_module.reset_rss_peak()
     if before is None:
         pytest.skip("this OS cannot reset a process's peak RSS (/proc/self/clear_refs)")
     x = torch.ones(40_000_000)  # 160 MB
     x.add_(1)
     del x
-    grown = bench_module._status_mb("VmHWM") - before
+    grown = bench_module.status_mb("VmHWM") - before
     assert grown > 120
-    now = bench_module._reset_rss_peak()
-    assert bench_module._status_mb("VmHWM") - now < 20, "after a reset the old peak no longer counts"
+    now = bench_module.reset_rss_peak()
+    assert bench_module.status_mb("VmHWM") - now < 20, "after a reset the old peak no longer counts"
 
 
 @pytest.mark.slow

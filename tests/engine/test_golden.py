@@ -1,4 +1,4 @@
-"""Every built-in model's first steps equal the trajectory recorded before the engine was reshaped (tests/golden.py).
+"""Every built-in model's first steps equal the trajectory recorded before the engine was reshaped (tests/engine/golden.py).
 
 Bit for bit (losses and a hash of the final weights and optimiser moments) on the CPU kind and torch version that
 recorded it; elsewhere the losses agree to 1e-4 relative, since fp32 kernels differ between CPU kinds.
@@ -25,7 +25,7 @@ def one_thread():
 
 
 def test_every_builtin_model_has_a_golden_trajectory():
-    assert set(golden.model_names()) <= set(DATA["cases"]), "record new models: python tests/golden.py"
+    assert set(golden.model_names()) <= set(DATA["cases"]), "record new models: python tests/engine/golden.py"
 
 
 @pytest.mark.parametrize("name", sorted(DATA["cases"]))

@@ -1,8 +1,8 @@
 """Golden trajectories: what every built-in model does in its first steps, recorded before the engine is reshaped.
 
 A trajectory is the per-step losses (and regulariser terms) of a short fp32 CPU run through the public API, plus a
-SHA-256 of the final weights (G, D, EMA) and optimiser moments. `python tests/golden.py` rewrites
-tests/data/golden.json; tests/test_golden.py replays every case and compares. Bitwise equality holds on one CPU
+SHA-256 of the final weights (G, D, EMA) and optimiser moments. `python tests/engine/golden.py` rewrites
+tests/engine/golden.json; tests/engine/test_golden.py replays every case and compares. Bitwise equality holds on one CPU
 kind and torch version (the file records both); elsewhere the losses are compared with a tolerance and the hashes
 are skipped, because fp32 kernels legitimately differ between AVX-512 and AMX machines.
 """
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-GOLDEN = Path(__file__).parent / "data" / "golden.json"
+GOLDEN = Path(__file__).parent / "golden.json"
 STEPS = 4
 
 #: name -> train() settings beyond the common ones; every built-in model once at its defaults, then the cases that

@@ -16,7 +16,7 @@ from ganzoo.tools import svgplot
 from ganzoo.tools.report import build_report, match_quality, zoo_rows
 
 SVG = "{http://www.w3.org/2000/svg}"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(setting, kind, precision, ms_rounds, eager_rounds, tuned_rounds, mem=50.0):

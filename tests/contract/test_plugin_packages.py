@@ -12,7 +12,7 @@ import pytest
 
 from ganzoo.cli.commands import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def pip_install_target(package: Path, target: Path) -> None:

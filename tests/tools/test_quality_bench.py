@@ -14,7 +14,7 @@ import ganzoo
 from ganzoo.metrics import FeatureExtractor
 from ganzoo.metrics.image import frechet_distance
 
-spec = importlib.util.spec_from_file_location("quality_bench", Path(__file__).parents[1] / "benchmarks" / "quality.py")
+spec = importlib.util.spec_from_file_location("quality_bench", Path(__file__).parents[2] / "benchmarks" / "quality.py")
 quality = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(quality)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from test_distributed import max_difference, records, torchrun, weights
+from torchrun_runs import max_difference, records, torchrun, weights
 
 import ganzoo
 from ganzoo.cli.commands import main

@@ -15,7 +15,7 @@ from ganzoo.errors import CheckpointError, GanzooError
 from ganzoo.store.checkpoint import load_checkpoint
 from ganzoo.use.sampling import generate, sample
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
