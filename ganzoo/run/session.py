@@ -7,6 +7,7 @@ Hyper-parameters of a continued run come from its saved spec in config.json, nev
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -91,12 +92,11 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
     """A run folder's config.json, its settings (with `steps` and `overrides` applied), dataset and saved spec."""
     saved = run.read_config()
     config = TrainConfig.from_dict(saved["train"])
-    config.out = str(run.path)
-    for key, value in (overrides or {}).items():
+    for key in overrides or {}:
         if key not in CONTINUATION_OVERRIDES:
             raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
                               f"{', '.join(CONTINUATION_OVERRIDES)}")
-        setattr(config, key, value)
+    config = replace(config, out=str(run.path), **(overrides or {})).validate()
     registry = registry or get_registry()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
                            seed=config.seed, registry=registry)
@@ -104,7 +104,7 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
     spec = RunSpec.from_dict(saved["spec"]) if "spec" in saved else resolve_spec(config, dataset, registry)
     if steps is not None:
         spec = spec.with_(steps=int(steps))
-        config.steps = int(steps)
+        config = replace(config, steps=int(steps))
     return saved, config, dataset, spec
 
 

@@ -121,11 +121,14 @@ class Trainer:
         if tuple(self.spec.shape) != tuple(self.dataset.shape):
             raise GanzooError(f"the run was made for samples of shape {tuple(self.spec.shape)} but the dataset gives "
                               f"{tuple(self.dataset.shape)}; resume with the same dataset and --image-size")
-        # The resolved values, so config.json's "train" repeats the run's settings exactly.
-        cfg.steps, cfg.batch_size, cfg.n_critic = self.spec.steps, self.spec.batch_size, self.spec.n_critic
-        cfg.latent_dim, cfg.ema_decay = self.spec.latent_dim, self.spec.ema_decay
-        cfg.sample_every = cfg.sample_every or max(1, cfg.steps // 10)
-        cfg.checkpoint_every = cfg.checkpoint_every or max(1, min(cfg.steps, 500))
+        # The resolved values, so config.json's "train" repeats the run's settings exactly (a new, resolved copy:
+        # TrainConfig is frozen, neither the caller's nor any other config is ever changed in place).
+        steps = self.spec.steps
+        self.config = cfg = replace(
+            cfg, steps=steps, batch_size=self.spec.batch_size, n_critic=self.spec.n_critic,
+            latent_dim=self.spec.latent_dim, ema_decay=self.spec.ema_decay,
+            sample_every=cfg.sample_every or max(1, steps // 10),
+            checkpoint_every=cfg.checkpoint_every or max(1, min(steps, 500)))
         if cfg.batch_size % self.dist.world_size:
             raise GanzooError(f"--batch-size {cfg.batch_size} (the global batch) must be divisible by the "
                               f"{self.dist.world_size} processes; use a multiple of {self.dist.world_size}")
@@ -141,11 +144,11 @@ class Trainer:
 
             check_sample_count(cfg.eval_samples, self.dataset.kind, len(self.dataset.data), flag="--eval-samples")
         self.sampler = make_sampler(self.dataset, cfg.batch_size, seed=self.seeds.sampler, device=self.device,
-                                        rank=self.dist.rank, world_size=self.dist.world_size,
-                                        channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
+                                    rank=self.dist.rank, world_size=self.dist.world_size,
+                                    channels_last=self.channels_last, mode=cfg.data_mode, mirror=cfg.mirror)
         self._fixed_inputs()
         out = Path(cfg.out) if cfg.out else Path("runs") / f"{self.gan.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
-        cfg.out = str(out)
+        self.config = cfg = replace(cfg, out=str(out))
         self.run = RunFolder(out)
         self.last_eval: dict[str, Any] = {}
         self.start_step = 0
@@ -422,7 +425,7 @@ class Trainer:
     def _record_first_step_notices(self) -> None:
         """The first step can change how the run runs (a failed torch.compile falls back to eager): rewrite
         config.json's "compile" and "notices" so the record matches what ran."""
-        self.config.compile = bool(self.update.compile)
+        self.config = replace(self.config, compile=bool(self.update.compile))
         saved = self.run.read_config()
         described = self.describe()
         saved.update(compile=described["compile"], notices=described["notices"])

@@ -26,9 +26,10 @@ def opt(default: Any, help: str, *, flag: Optional[str] = None, kind: str = "str
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """A run's settings. ``None`` means "the recipe's default"; the resolved values land in config.json."""
+    """A run's settings. ``None`` means "the recipe's default"; the resolved values land in config.json. Frozen:
+    a changed setting is a new config (``dataclasses.replace``), so no code path alters a run's settings in place."""
 
     model: Optional[str] = opt(None, "a registered model (see `ganzoo list models`)", flag="model")
     generator: Optional[str] = opt(None, "use this registered generator instead of the recipe's")
