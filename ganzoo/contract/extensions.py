@@ -63,14 +63,15 @@ class StepContext:
 class Regularizer:
     """A term added to the ``phase`` objective (``"D"`` or ``"G"``); the trainer logs it under the registered name.
 
-    ``every`` (from the recipe's options, handled by the trainer) runs it lazily: on steps ``k * every`` only, with
-    the term multiplied by ``every``. ``needs_real_grad`` asks the trainer to make the real batch require gradients
-    before the main discriminator pass, so ``ctx.input_grad(ctx.real_scores, ctx.real)`` is R1 without a second
-    forward pass (on the steps the regulariser runs); ``needs_fake_grad`` does the same for ``ctx.fake`` (R2).
+    ``every`` (a recipe option, ``r1:every=16``) runs it lazily: on steps ``k * every`` only, with the term
+    multiplied by ``every``. The engine keeps it beside the regulariser (``engine.regs``); it is not an attribute of
+    the plugin's object, so one regulariser class serves any interval. ``needs_real_grad`` asks the trainer to make
+    the real batch require gradients before the main discriminator pass, so ``ctx.input_grad(ctx.real_scores,
+    ctx.real)`` is R1 without a second forward pass (on the steps the regulariser runs); ``needs_fake_grad`` does the
+    same for ``ctx.fake`` (R2).
     """
 
     phase: str = "D"
-    every: int = 1
     needs_real_grad: bool = False
     needs_fake_grad: bool = False
 

@@ -45,12 +45,24 @@ class Draw:
     z: torch.Tensor
 
 
+def _host_copy(value: Any) -> Any:
+    """A deep copy with every tensor cloned to the CPU (load_state_dict moves them back to their devices)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, dict):
+        return type(value)((k, _host_copy(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return type(value)(_host_copy(v) for v in value)
+    return copy.deepcopy(value)
+
+
 class AdversarialUpdate:
     """Networks, optimisers, scalers, EMA and extensions of one run, and the step that updates them.
 
-    Made by ``build_engine``; its constructor takes already-built parts. ``input_grad_fn(out, x)`` is how the
-    penalty gradients d(out)/dx are taken (``torch.autograd.grad``); a tool may replace it, as the benchmark's FLOP
-    counter does with ``backward(inputs=...)``, without the step knowing.
+    Made by ``build_engine``; its constructor takes already-built parts (networks on their device, optimisers) and
+    changed in 0.2 (it used to build them itself): call ``build_engine(spec, ...)`` instead.
+    ``input_grad_fn(out, x)`` is how the penalty gradients d(out)/dx are taken (``torch.autograd.grad``); a tool may
+    replace it, as the benchmark's FLOP counter does with ``backward(inputs=...)``, without the step knowing.
     """
 
     def __init__(self, spec, gan: GAN, extensions, optimizers: dict, *, device: torch.device, precision: Precision,
@@ -354,8 +366,10 @@ class AdversarialUpdate:
             return self.step(step, total, next_batch)
 
     def _snapshot(self, next_batch: Any) -> dict[str, Any]:
+        """Everything the step may change, copied to host memory (a device copy would double the weights and the
+        optimiser moments on the GPU for the length of one step)."""
         sampler_state = getattr(next_batch, "state_dict", None)
-        return copy.deepcopy({
+        return _host_copy({
             "engine": self.state_dict(), "ctx_state": self.state, "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "metrics": (self._sums, self._counts, self._nonfinite, self._skipped),

@@ -528,13 +528,3 @@ class Trainer:
 def sampler_description(sampler: Any) -> dict[str, Any]:
     describe = getattr(sampler, "describe", None)
     return dict(describe()) if callable(describe) else {"mode": getattr(sampler, "mode", "memory")}
-
-
-def __getattr__(name: str):
-    """`from ganzoo.run.trainer import resume` (and the v0.1 `ganzoo.trainer`): the session functions moved to
-    ganzoo.run.session; kept importable from here until ganzoo 0.3 (see ganzoo.compat)."""
-    if name in ("train", "resume", "continue_run", "CONTINUATION_OVERRIDES"):
-        from ganzoo.run import session
-
-        return getattr(session, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
