@@ -31,6 +31,16 @@ class UsageError(GanzooError):
     pass
 
 
+def refuse_run_file(out) -> None:
+    """Stop an --out that would overwrite a run folder's own files (or the folder itself), symlinks resolved:
+    exporting onto checkpoint.pt or reporting onto config.json would silently destroy the run."""
+    from ganzoo.store.folder import is_run_file
+
+    if out is not None and is_run_file(out):
+        raise UsageError(f"--out {str(out)!r} is a run folder or one of its own files; write elsewhere, "
+                         f"e.g. --out exports/{Path(str(out).rstrip('/')).name or 'out'}")
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line naming the problem and the fix, exit code 2."""
 
@@ -370,6 +380,7 @@ def cmd_bench(args, console: Console, err: Console) -> int:
 
 
 def cmd_report(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.store.checkpoint import atomic_write_bytes
     from ganzoo.tools.report import build_report
 
@@ -475,6 +486,7 @@ def _labels(text: str) -> list[int]:
 
 
 def cmd_sample(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.use.load import load
     from ganzoo.use.sampling import draw, generate, per_class_labels, write_samples
 
@@ -490,6 +502,7 @@ def cmd_sample(args, console: Console, err: Console) -> int:
 
 
 def cmd_interpolate(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.use.load import load
     from ganzoo.use.sampling import interpolate, write_walk
 
@@ -501,6 +514,8 @@ def cmd_interpolate(args, console: Console, err: Console) -> int:
 
 
 def cmd_export(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
+    refuse_run_file(f"{args.out}.json")  # the description written beside it: --out RUN/eval -> RUN/eval.json
     from ganzoo.use.export import export
     from ganzoo.use.load import load
 
