@@ -164,6 +164,7 @@ RUN_KEYS = tuple(f.name for f in fields(TrainConfig))
 
 
 def cmd_run(args, console: Console, err: Console) -> int:
+    refuse_bad_selection()
     from ganzoo.run.session import resume
     from ganzoo.run.trainer import Trainer
     from ganzoo.spec.config import TrainConfig, flag_of
@@ -400,12 +401,20 @@ def cmd_report(args, console: Console, err: Console) -> int:
     return 0
 
 
+def refuse_bad_selection() -> None:
+    """GANZOO_PLUGINS naming no installed plugin is the user's error: say so before anything else fails for it."""
+    problem = get_registry().selection_problem()
+    if problem:
+        raise UsageError(problem)
+
+
 def _problems_note(err: Console) -> None:
     for line in get_registry().problems():
         err.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False)
 
 
 def cmd_list(args, console: Console, err: Console) -> int:
+    refuse_bad_selection()
     registry = get_registry()
     singular = {plural: kind for kind, plural in PLURALS.items()}
     kinds = [singular[args.kind]] if args.kind else list(KINDS)
