@@ -30,3 +30,17 @@ def test_the_run_summary_names_a_markup_like_folder_as_given(tmp_path, capsys, m
     assert main(["run", "vanilla", "--steps", "1", "--out", "runs/[red]x"]) == 0
     out = capsys.readouterr().out
     assert "runs/[red]x" in out, out
+
+
+def test_the_progress_bar_shows_a_markup_like_name_as_given():
+    import io
+
+    from rich.console import Console
+
+    from ganzoo.run.progress import RichProgress
+
+    buffer = io.StringIO()
+    bar = RichProgress("[/x]", 2, console=Console(file=buffer, force_terminal=True, width=100))
+    bar({"event": "start", "total": 2, "step": 0})
+    bar({"event": "stop"})
+    assert "[/x]" in buffer.getvalue()
