@@ -90,6 +90,9 @@ class Registry:
         self.plugin_manager.add_hookspecs(hookspecs)
         self.plugins: dict[str, PluginInfo] = {}
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+        #: GANZOO_PLUGINS names that matched no entry point or distribution, and every name that was installed
+        self.unmatched: list[str] = []
+        self.installed: list[str] = []
 
     # -- loading -------------------------------------------------------------------------------------------------
     def load_entry_points(self, selection: Optional[set[str]] = None) -> None:
@@ -98,6 +101,10 @@ class Registry:
             dist = getattr(ep, "dist", None)
             return dist.metadata["Name"] if dist is not None else None
 
+        eps = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+        self.installed = sorted({ep.name for ep in eps})
+        known = set(self.installed) | {n for n in map(dist_name_of, eps) if n}
+        self.unmatched = sorted(selection - known) if selection is not None else []
         # Deterministic order: by distribution, then entry-point name. On a name clash the first keeps the name.
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
                          key=lambda e: (dist_name_of(e) or "", e.name)):
@@ -198,6 +205,18 @@ class Registry:
             for info in self.plugins.values()
             for err in info.errors
         ]
+
+    def selection_problem(self) -> Optional[str]:
+        """One line naming the GANZOO_PLUGINS entries that match no installed plugin (with close matches), or None:
+        a typo there otherwise surfaces later as some unrelated missing model or dataset."""
+        if not self.unmatched:
+            return None
+        import difflib
+
+        hints = sorted({m for name in self.unmatched for m in difflib.get_close_matches(name, self.installed)})
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        return (f"{ENV_VAR} names {', '.join(map(repr, self.unmatched))}, which match no installed plugin{hint} "
+                f"(installed: {', '.join(self.installed) or 'none'}); fix {ENV_VAR} or unset it to load all")
 
     def distributions(self) -> dict[str, Optional[str]]:
         """Distribution -> version of every plugin that contributed something (for config.json)."""

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
@@ -27,6 +29,16 @@ EPILOG = "Docs: docs/usage.md (commands), docs/plugins.md (writing plugins), doc
 
 class UsageError(GanzooError):
     pass
+
+
+def refuse_run_file(out) -> None:
+    """Stop an --out that would overwrite a run folder's own files (or the folder itself), symlinks resolved:
+    exporting onto checkpoint.pt or reporting onto config.json would silently destroy the run."""
+    from ganzoo.store.folder import is_run_file
+
+    if out is not None and is_run_file(out):
+        raise UsageError(f"--out {str(out)!r} is a run folder or one of its own files; write elsewhere, "
+                         f"e.g. --out exports/{Path(str(out).rstrip('/')).name or 'out'}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -152,12 +164,13 @@ RUN_KEYS = tuple(f.name for f in fields(TrainConfig))
 
 
 def cmd_run(args, console: Console, err: Console) -> int:
+    refuse_bad_selection()
     from ganzoo.run.session import resume
     from ganzoo.run.trainer import Trainer
     from ganzoo.spec.config import TrainConfig, flag_of
 
     show = not args.quiet
-    say = (lambda line: err.print(f"[yellow]notice:[/] {line}", highlight=False, soft_wrap=True))
+    say = (lambda line: err.print(f"[yellow]notice:[/] {escape(str(line))}", highlight=False, soft_wrap=True))
     if args.from_previous and not args.resume:
         raise UsageError("--from-previous goes with --resume RUN_DIR (it picks that run's checkpoint.prev.pt)")
     if args.resume:
@@ -186,7 +199,7 @@ def cmd_run(args, console: Console, err: Console) -> int:
         if result.eval:
             console.print(eval_table(result.eval))
     else:
-        console.print(str(result.run_dir))
+        console.print(str(result.run_dir), markup=False, highlight=False)
     return 0
 
 
@@ -217,7 +230,7 @@ def dataset_row(dataset: dict) -> str:
 def summary_table(result) -> Table:
     cfg = result.config
     hp = cfg["hyperparameters"]
-    table = Table(title=f"ganzoo run {cfg['model']}", show_header=False, title_justify="left")
+    table = Table(title=Text(f"ganzoo run {cfg['model']}"), show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")
     rows = [
@@ -240,8 +253,8 @@ def summary_table(result) -> Table:
                                f"(incl. sampling and checkpoints)"))
     rows.append(("run folder", str(result.run_dir)))
     rows += [("notice", n) for n in cfg.get("notices", [])]
-    for k, v in rows:
-        table.add_row(k, v)
+    for k, v in rows:  # values hold user text (paths, names, notices): plain text, never markup
+        table.add_row(k, Text(str(v)))
     return table
 
 
@@ -343,7 +356,7 @@ def cmd_bench(args, console: Console, err: Console) -> int:
                            compile=compiles, device=args.device, channels_last=args.channels_last,
                            memory=args.memory == "on", peak_size=args.peak_size)
     quiet = args.json
-    say = None if quiet else (lambda m: err.print(f"[dim]{m}[/]", highlight=False))
+    say = None if quiet else (lambda m: err.print(f"[dim]{escape(str(m))}[/]", highlight=False))
     report = bench_zoo(options, progress=say) if args.all else bench(options, progress=say)
     report["command"] = "ganzoo " + " ".join(sys.argv[1:]) if sys.argv and sys.argv[0].endswith("ganzoo") else None
     text = json.dumps(report, indent=2)
@@ -357,15 +370,18 @@ def cmd_bench(args, console: Console, err: Console) -> int:
             console.print(bench_table(one))
             for r in one["results"]:
                 for notice in r.get("notices", []):
-                    err.print(f"[yellow]notice ({one['model']} {r['setting']}):[/] {notice}", highlight=False)
+                    err.print(f"[yellow]notice ({escape(str(one['model']))} {escape(str(r['setting']))}):[/] "
+                              f"{escape(str(notice))}", highlight=False)
             for f in one.get("failed", []):
-                err.print(f"[yellow]failed ({one['model']} {f['setting']}):[/] {f['error']}", highlight=False)
+                err.print(f"[yellow]failed ({escape(str(one['model']))} {escape(str(f['setting']))}):[/] "
+                          f"{escape(str(f['error']))}", highlight=False)
         for s in report.get("skipped", []):
-            err.print(f"[yellow]skipped {s['model']}:[/] {s['reason']}", highlight=False)
+            err.print(f"[yellow]skipped {escape(str(s['model']))}:[/] {escape(str(s['reason']))}", highlight=False)
     return 0
 
 
 def cmd_report(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.store.checkpoint import atomic_write_bytes
     from ganzoo.tools.report import build_report
 
@@ -381,16 +397,24 @@ def cmd_report(args, console: Console, err: Console) -> int:
         for row in rows:
             table.add_row(*row)
         console.print(table)
-    console.print(f"wrote {out} and {out.with_suffix('.html')}")
+    console.print(f"wrote {out} and {out.with_suffix('.html')}", markup=False, highlight=False)
     return 0
+
+
+def refuse_bad_selection() -> None:
+    """GANZOO_PLUGINS naming no installed plugin is the user's error: say so before anything else fails for it."""
+    problem = get_registry().selection_problem()
+    if problem:
+        raise UsageError(problem)
 
 
 def _problems_note(err: Console) -> None:
     for line in get_registry().problems():
-        err.print(f"[yellow]warning:[/] {line}", highlight=False)
+        err.print(f"[yellow]warning:[/] {escape(str(line))}", highlight=False)
 
 
 def cmd_list(args, console: Console, err: Console) -> int:
+    refuse_bad_selection()
     registry = get_registry()
     singular = {plural: kind for kind, plural in PLURALS.items()}
     kinds = [singular[args.kind]] if args.kind else list(KINDS)
@@ -401,7 +425,7 @@ def cmd_list(args, console: Console, err: Console) -> int:
         table.add_column("from")
         for name in registry.names(kind):
             entry = registry.entries[kind][name]
-            table.add_row(name, entry.description, f"{entry.distribution or entry.plugin}")
+            table.add_row(Text(name), Text(str(entry.description)), Text(f"{entry.distribution or entry.plugin}"))
         console.print(table)
     _problems_note(err)
     return 0
@@ -418,13 +442,14 @@ def cmd_plugins(args, console: Console, err: Console) -> int:
             by_kind.setdefault(PLURALS[kind], []).append(name)
         registered = "; ".join(f"{k}: {', '.join(v)}" for k, v in by_kind.items()) or "-"
         status = "[green]ok[/]" if info.ok else f"[red]{len(info.errors)} problem(s), below[/]"
-        table.add_row(info.name, info.module, info.distribution or "-", info.version or "-", registered, status)
+        table.add_row(*(Text(str(v)) for v in (info.name, info.module, info.distribution or "-", info.version or "-",
+                                                registered)), status)
     console.print(table)
     for line in registry.problems():
-        console.print(f"[red]problem:[/] {line}", highlight=False, soft_wrap=True)
+        console.print(f"[red]problem:[/] {escape(str(line))}", highlight=False, soft_wrap=True)
     selection = os.environ.get("GANZOO_PLUGINS")
     if selection is not None:
-        console.print(f"GANZOO_PLUGINS={selection!r}: only these plugins were loaded")
+        console.print(f"GANZOO_PLUGINS={selection!r}: only these plugins were loaded", markup=False, highlight=False)
     return 0
 
 
@@ -432,7 +457,8 @@ def cmd_new_plugin(args, console: Console, err: Console) -> int:
     from ganzoo.tools.scaffold import write_plugin
 
     root = write_plugin(args.name, Path(args.dir) if args.dir else None)
-    console.print(f"wrote {root}/  next: cd {root} && pip install -e '.[test]' && pytest && ganzoo run {args.name}")
+    console.print(f"wrote {root}/  next: cd {root} && pip install -e '.[test]' && pytest && ganzoo run {args.name}",
+                  markup=False, highlight=False)
     return 0
 
 
@@ -444,11 +470,11 @@ def cmd_prepare(args, console: Console, err: Console) -> int:
                          progress=not args.quiet)
     n, c, h, w = report.shape
     if report.skipped:
-        err.print(f"[yellow]warning:[/] {skipped_line(report.skipped, n + len(report.skipped))}", highlight=False,
-                  soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(skipped_line(report.skipped, n + len(report.skipped)))}",
+                  highlight=False, soft_wrap=True)
     console.print(f"prepared {n:,} images {c}x{h}x{w} ({human_bytes(report.nbytes)}) in {report.seconds:.1f} s "
                   f"into {report.path} (hash {report.content_hash[:12]}); train on it with "
-                  f"`ganzoo run MODEL --dataset {report.path}`", highlight=False, soft_wrap=True)
+                  f"`ganzoo run MODEL --dataset {report.path}`", markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -469,6 +495,7 @@ def _labels(text: str) -> list[int]:
 
 
 def cmd_sample(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.use.load import load
     from ganzoo.use.sampling import draw, generate, per_class_labels, write_samples
 
@@ -479,29 +506,32 @@ def cmd_sample(args, console: Console, err: Console) -> int:
     z, y = draw(gan, args.n, labels, args.seed)
     out = write_samples(generate(gan, z, y), args.out, nrow=nrow, latents=z, labels=y)
     console.print(f"wrote {len(z)} samples of {gan.name} ({gan.loaded_from['weights']} weights, step "
-                  f"{gan.loaded_from['step']}) to {out}", highlight=False)
+                  f"{gan.loaded_from['step']}) to {out}", markup=False, highlight=False)
     return 0
 
 
 def cmd_interpolate(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
     from ganzoo.use.load import load
     from ganzoo.use.sampling import interpolate, write_walk
 
     gan = load(args.run_dir, device=args.device, ema=not args.no_ema)
     walk, labels = interpolate(gan, steps=args.steps, rows=args.rows, seed=args.seed)
     out = write_walk(walk, args.out, labels)
-    console.print(f"wrote {walk.shape[0]} walks of {walk.shape[1]} steps to {out}", highlight=False)
+    console.print(f"wrote {walk.shape[0]} walks of {walk.shape[1]} steps to {out}", markup=False, highlight=False)
     return 0
 
 
 def cmd_export(args, console: Console, err: Console) -> int:
+    refuse_run_file(args.out)
+    refuse_run_file(f"{args.out}.json")  # the description written beside it: --out RUN/eval -> RUN/eval.json
     from ganzoo.use.export import export
     from ganzoo.use.load import load
 
     gan = load(args.run_dir, ema=not args.no_ema)
     out = export(gan, args.out, args.format)
     console.print(f"wrote {out} and {out.name}.json ({args.format}, {gan.loaded_from['weights']} weights)",
-                  highlight=False)
+                  markup=False, highlight=False)
     return 0
 
 
@@ -531,7 +561,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return exc.exit_code  # rank 0 says it once
         if debug:
             traceback.print_exc()
-        err.print(f"[bold red]ganzoo: error:[/] {exc}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]ganzoo: error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("ganzoo: interrupted", highlight=False)
@@ -541,11 +571,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             traceback.print_exc()
         message = describe_os_error(exc) if isinstance(exc, OSError) else None
         if message is not None:  # disk full, read-only, permissions, a file where a folder goes: the user can fix it
-            err.print(f"[bold red]ganzoo: error:[/] {message}", highlight=False, soft_wrap=True)
+            err.print(f"[bold red]ganzoo: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             return 2
         err.print(
-            f"[bold red]ganzoo: internal error:[/] {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''} "
+            f"[bold red]ganzoo: internal error:[/] {escape(type(exc).__name__)}: "
+            f"{escape(str(exc).splitlines()[0]) if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
         return 1
     finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
+
 
 class RichProgress:
     """A rich progress bar showing the step, losses and img/s of the last log point."""
@@ -28,7 +30,8 @@ class RichProgress:
         kind = event["event"]
         if kind == "start":
             self.bar.start()
-            self.task = self.bar.add_task(self.name, total=event["total"], completed=event["step"], stats="")
+            # the name is user text (a plugin or run name): escaped, so "[/x]" is shown, never parsed as markup
+            self.task = self.bar.add_task(escape(self.name), total=event["total"], completed=event["step"], stats="")
         elif kind == "log" and self.task is not None:
             r = event["record"]
             stats = f"D {r.get('loss_d', float('nan')):.3f}  G {r.get('loss_g', float('nan')):.3f}  " \

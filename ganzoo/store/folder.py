@@ -18,7 +18,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ganzoo.errors import CheckpointError, GanzooError
 from ganzoo.store.checkpoint import atomic_write_bytes, fsync_folder, newest_good_checkpoint, previous_path, write_fully
@@ -33,6 +33,27 @@ EVAL_PLOT = "eval_points.png"
 RESTARTED = ".restarted-"
 #: files written through temp files by whoever holds the lock; their leftovers are safe to remove under the lock
 TEMP_OWNERS = (CHECKPOINT, "checkpoint.prev.pt", CONFIG, METRICS)
+#: every top-level name a run folder owns: the one list that ownership checks and --out refusals read
+OWNED = (CONFIG, METRICS, CHECKPOINT, previous_path(Path(CHECKPOINT)).name, SAMPLES, EVAL, EVAL_PLOT, LOCK_NAME)
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` holds a run (its config.json or checkpoint.pt): only then do its files belong to a run."""
+    return (folder / CONFIG).is_file() or (folder / CHECKPOINT).is_file()
+
+
+def is_run_file(path: Union[str, Path]) -> bool:
+    """Whether `path`, after resolving symlinks, is a run folder or one of its own files (OWNED, restarted copies,
+    temp files), so that writing an --out there would overwrite what the run needs."""
+    target = Path(path).resolve()
+    if target.is_dir() and is_run_folder(target):
+        return True
+    for parent in target.parents:
+        if is_run_folder(parent):
+            top = target.relative_to(parent).parts[0]
+            if top in OWNED or top.startswith(RESTARTED) or (top.startswith(".") and top.endswith(".tmp")):
+                return True
+    return False
 
 
 def jsonable(value: Any) -> Any:
@@ -111,7 +132,7 @@ class RunFolder:
 
     def _foreign_entries(self) -> list[str]:
         """Entries that a ganzoo run did not write."""
-        ours = {CONFIG, METRICS, CHECKPOINT, self.previous_checkpoint.name, SAMPLES, EVAL, EVAL_PLOT, LOCK_NAME}
+        ours = set(OWNED)
         foreign = []
         for entry in sorted(self.path.iterdir()):
             name = entry.name

@@ -82,13 +82,31 @@ def export(gan, path: Union[str, Path], fmt: str) -> Path:
     device, was_training = next(G.parameters()).device, G.training
     G.cpu().float().eval()
     info = describe(gan, fmt)
+    writer = {"safetensors": _safetensors, "torchscript": _torchscript, "onnx": _onnx}[fmt]
     try:
         with torch.no_grad():
-            {"safetensors": _safetensors, "torchscript": _torchscript, "onnx": _onnx}[fmt](gan, G, path, info)
+            _write_replacing(path, lambda tmp: writer(gan, G, tmp, info))
     finally:
         G.to(device).train(was_training)
     path.with_name(path.name + ".json").write_text(json.dumps(info, indent=2) + "\n")
     return path
+
+
+def _write_replacing(path: Path, write) -> None:
+    """Run `write(tmp)` on a temp file beside `path`, then os.replace it into place: a failed or interrupted export
+    (full disk, a tracing error, a kill) leaves neither a truncated `path` nor its temp file, and an older export
+    at `path` stays whole until the new one is complete."""
+    import os
+    import tempfile
+
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _safetensors(gan, G: nn.Module, path: Path, info: dict) -> None:

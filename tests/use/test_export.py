@@ -149,3 +149,41 @@ def test_export_keeps_the_generator_usable_and_refuses_bad_requests(vanilla_run,
     assert "must be a file name" in capsys.readouterr().err
     assert main(["export", str(vanilla_run), "--format", "pickle", "--out", str(tmp_path / "g.pkl")]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("writer", ["torch.jit.save"])
+def test_a_failed_export_leaves_no_partial_file_and_no_temp_file(vanilla_run, tmp_path, monkeypatch, writer):
+    from ganzoo.use.load import load
+
+    out = tmp_path / "exports" / "generator.pt"
+    out.parent.mkdir()
+    out.write_bytes(b"an older, complete export")
+
+    def full_disk(obj, f, *args, **kwargs):
+        with open(f, "wb") as fh:
+            fh.write(b"PK\x03\x04 half a file")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, full_disk)
+    with pytest.raises(OSError):
+        export(load(vanilla_run), out, "torchscript")
+    assert out.read_bytes() == b"an older, complete export"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["generator.pt"]
+
+
+@pytest.mark.skipif(not HAVE_SAFETENSORS, reason="needs safetensors")
+def test_a_failed_safetensors_export_leaves_nothing_behind(vanilla_run, tmp_path, monkeypatch):
+    import safetensors.torch
+
+    from ganzoo.use.load import load
+
+    def full_disk(state, filename, *args, **kwargs):
+        with open(filename, "wb") as fh:
+            fh.write(b"\x00" * 10)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    out = tmp_path / "generator.safetensors"
+    with pytest.raises(OSError):
+        export(load(vanilla_run), out, "safetensors")
+    assert list(tmp_path.iterdir()) == []
