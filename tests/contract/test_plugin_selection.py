@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from conftest import one_line_error
 
 from ganzoo.cli.commands import main
 from ganzoo.registry import get_registry
-from tests.conftest import one_line_error
 
 
 def test_the_registry_names_a_selected_plugin_that_is_not_installed(monkeypatch):

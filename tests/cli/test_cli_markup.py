@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from conftest import one_line_error
+
 from ganzoo.cli.commands import main
-from tests.conftest import one_line_error
 
 
 def test_a_run_folder_with_markup_characters_is_printed_as_given(tmp_path, capsys, monkeypatch):

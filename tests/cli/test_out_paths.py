@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import pytest
+from conftest import one_line_error
 from use_runs import train_vanilla
 
 from ganzoo.cli.commands import main
 from ganzoo.store.folder import is_run_file
-from tests.conftest import one_line_error
 
 
 @pytest.fixture(scope="module")
