@@ -166,19 +166,18 @@ class AdversarialUpdate:
     def draw(self, next_batch: Callable[[], Batch], keep_graph: bool) -> Draw:
         """A real batch and fakes for it; `keep_graph` keeps G's graph (for a G phase that reuses these fakes)."""
         real, y_real = next_batch()
-        n = real.shape[0]
-        z, y_fake = self.draw_z(n), self.draw_fake_labels(n)
-        with self.precision.autocast(), (contextlib.nullcontext() if keep_graph else torch.no_grad()):
-            fake = self.run_G(z, y_fake)
-        return Draw(real, y_real, fake, y_fake, z)
+        return Draw(real, y_real, *self._fakes(real.shape[0], keep_graph))
 
     def redraw_fake(self, d: Draw) -> Draw:
         """Fresh latents and fakes for the same real batch (Gulrajani et al. 2017's G step)."""
-        n = d.real.shape[0]
+        return Draw(d.real, d.y_real, *self._fakes(d.real.shape[0], keep_graph=True))
+
+    def _fakes(self, n: int, keep_graph: bool) -> tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
+        """(fake, y_fake, z) for `n` samples: latents, then labels, from the engine's noise; G under autocast."""
         z, y_fake = self.draw_z(n), self.draw_fake_labels(n)
-        with self.precision.autocast():
+        with self.precision.autocast(), (contextlib.nullcontext() if keep_graph else torch.no_grad()):
             fake = self.run_G(z, y_fake)
-        return Draw(d.real, d.y_real, fake, y_fake, z)
+        return fake, y_fake, z
 
     # -- network calls -------------------------------------------------------------------------------------------------
     def run_G(self, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
@@ -366,15 +365,18 @@ class AdversarialUpdate:
             return self.step(step, total, next_batch)
 
     def _snapshot(self, next_batch: Any) -> dict[str, Any]:
-        """Everything the step may change, copied to host memory (a device copy would double the weights and the
-        optimiser moments on the GPU for the length of one step)."""
+        """Everything the step may change. The engine's state is copied to host memory (a device copy would double
+        the weights and optimiser moments on the GPU for one step; load_state_dict moves it back); ctx.state and the
+        sampler's state keep their devices, as plugins and samplers expect; the metric dicts are copied shallowly
+        (`_add` replaces their tensors, it never changes one in place)."""
         sampler_state = getattr(next_batch, "state_dict", None)
-        return _host_copy({
-            "engine": self.state_dict(), "ctx_state": self.state, "torch": torch.get_rng_state(),
+        return {
+            "engine": _host_copy(self.state_dict()), "ctx_state": copy.deepcopy(self.state),
+            "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "metrics": (self._sums, self._counts, self._nonfinite, self._skipped),
-            "sampler": sampler_state() if callable(sampler_state) else None,
-        })
+            "metrics": (dict(self._sums), dict(self._counts), dict(self._nonfinite), self._skipped),
+            "sampler": copy.deepcopy(sampler_state()) if callable(sampler_state) else None,
+        }
 
     def _restore(self, snapshot: dict[str, Any], next_batch: Any) -> None:
         self.load_state_dict(snapshot["engine"])
