@@ -2,7 +2,8 @@
 
 The math of a step lives in ganzoo.engine.update (buildable without a run folder); this module resolves a
 config once into a frozen RunSpec, builds the update, and loops it. The hot loop never waits on the device:
-losses are accumulated as tensors and read every `log_every` steps. Progress goes to a callback (the CLI's bar).
+losses are accumulated as tensors and read every `log_every` steps. What happens is emitted on one event stream
+(ganzoo.run.events) that the progress bar, the loggers, notices and user callbacks subscribe to.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import datetime
 import math
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -26,6 +26,7 @@ from ganzoo.engine.assemble import build_engine
 from ganzoo.engine.precision import Precision, resolve_device, resolve_precision
 from ganzoo.errors import CheckpointError, DivergenceError, GanzooError
 from ganzoo.registry import Registry, get_registry
+from ganzoo.run.events import EventStream, LoggerSubscriber, NoticeSubscriber, stderr_notice
 from ganzoo.run.loggers import LoggerSet, build_loggers, picture_tensor
 from ganzoo.run.state import restore_run_state, run_state
 from ganzoo.spec.config import TrainConfig
@@ -40,11 +41,7 @@ from ganzoo.version import __version__
 
 ProgressCallback = Callable[[dict], None]
 Notice = Callable[[str], None]
-
-
-def stderr_notice(line: str) -> None:
-    """Where a run's one-line notices go when no console is given (moved-aside files, dropped damaged lines)."""
-    print(f"ganzoo: notice: {line}", file=sys.stderr, flush=True)
+__all__ = ["Interrupted", "Notice", "ProgressCallback", "TrainResult", "Trainer", "resolve_spec", "stderr_notice"]
 
 
 class Interrupted(GanzooError):
@@ -101,7 +98,7 @@ class Trainer:
         notice: Optional[Notice] = None,
     ):
         self.config = cfg = replace(config).validate()
-        self.notice: Notice = notice or stderr_notice
+        self.events = EventStream((NoticeSubscriber(notice or stderr_notice),))
         self.restart = bool(restart) and resume is None
         self._lock: Optional[RunLock] = None
         self.loggers: LoggerSet = LoggerSet([])
@@ -113,6 +110,8 @@ class Trainer:
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
         self.precision = Precision(self.device, resolve_precision(cfg.precision, self.device))
+        if callable(progress) and self.dist.is_main:
+            self.events.subscribe(progress)  # a user callback: every event from here on (main rank)
         self._stop_requested: Optional[str] = None
         torch.manual_seed(cfg.seed)
         self.dataset = dataset or load_dataset(cfg.dataset, data_dir=cfg.data_dir, image_size=cfg.image_size,
@@ -182,6 +181,10 @@ class Trainer:
         except BaseException:
             self.close()
             raise
+
+    def notice(self, line: str) -> None:
+        """A one-line notice, as a ``notice`` event (printed by the NoticeSubscriber, seen by every subscriber)."""
+        self.events.emit("notice", text=line)
 
     def close(self) -> None:
         """Release the run folder's lock (fit() does this when it ends; call it for a trainer you never fit)."""
@@ -271,6 +274,7 @@ class Trainer:
         so what was logged up to a checkpoint survives a power cut with it."""
         save_checkpoint(self.state_dict(step), self.run.checkpoint, notice=self.notice)
         self.run.sync()
+        self.events.emit("checkpoint", step=step, path=self.run.checkpoint)
         return self.run.checkpoint
 
     def _restore(self, state: dict[str, Any], path: Optional[Path] = None) -> None:
@@ -287,8 +291,7 @@ class Trainer:
     def _log(self, step: int, images: int, seconds: float) -> dict[str, Any]:
         values = self.update.read_metrics(lambda t: distributed.all_reduce_mean(t, self.dist))
         record = {"step": step, **values, "img_per_s": images / seconds if seconds > 0 else None, "time": time.time()}
-        if self.dist.is_main:
-            self.loggers.log_scalars(step, {k: v for k, v in record.items() if k != "step"})
+        self.events.emit("log", step=step, total=self.config.steps, record=record)
         return record
 
     def _check_finite(self, step: int, since: int, record: dict[str, Any], last_good: int) -> None:
@@ -371,7 +374,7 @@ class Trainer:
         path = self.run.samples / f"step_{step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         picture.save(path)
-        self.loggers.log_images(step, "samples", picture_tensor(picture))
+        self.events.emit("sample", step=step, path=path, image=picture_tensor(picture))
         return path
 
     # -- the loop ------------------------------------------------------------------------------------------------
@@ -387,13 +390,12 @@ class Trainer:
             previous[sig] = signal.signal(sig, handler)
         return previous
 
-    def _progress_callback(self) -> Optional[ProgressCallback]:
-        if callable(self.progress):
-            return self.progress
-        if self.progress and self.dist.is_main:
+    def _progress_bar(self) -> Optional[ProgressCallback]:
+        """The CLI's rich bar (``progress=True``), subscribed for one fit; a callable `progress` is subscribed once."""
+        if self.progress and not callable(self.progress) and self.dist.is_main:
             from ganzoo.run.progress import RichProgress
 
-            return RichProgress(self.gan.name, self.config.steps, console=self.console)
+            return self.events.subscribe(RichProgress(self.gan.name, self.config.steps, console=self.console))
         return None
 
     def _open_run(self) -> None:
@@ -419,8 +421,7 @@ class Trainer:
                 self.notice(line)
         self.loggers = build_loggers(self.config.logger, self.run.path, start_step=self.start_step,
                                      registry=self.registry)
-        if self.start_step == 0:
-            self.loggers.log_config(self.describe())
+        self._logger_subscriber = self.events.subscribe(LoggerSubscriber(self.loggers))
 
     def _record_first_step_notices(self) -> None:
         """The first step can change how the run runs (a failed torch.compile falls back to eager): rewrite
@@ -437,7 +438,8 @@ class Trainer:
         cfg = self.config
         main = self.dist.is_main
         previous_handlers = self._install_signal_handlers()  # before the first file: a signal now still checkpoints
-        report = None
+        bar = None
+        started = False
         images_per_step = cfg.batch_size * cfg.n_critic
         last_good = self.start_step
         record: dict[str, Any] = {}
@@ -448,9 +450,10 @@ class Trainer:
         try:
             if main:
                 self._open_run()
-                report = self._progress_callback()
-            if report is not None:
-                report({"event": "start", "step": self.start_step, "total": cfg.steps})
+                bar = self._progress_bar()
+            self.events.emit("start", step=self.start_step, total=cfg.steps, run_dir=self.run.path,
+                             new=self.start_step == 0, config=self.describe() if main else {})
+            started = True
             for step in range(self.start_step + 1, cfg.steps + 1):
                 self.update.step(step, cfg.steps, self.sampler)
                 if step == self.start_step + 1 and main and self.update.notices != self._notices_written:
@@ -467,8 +470,6 @@ class Trainer:
                     record = self._log(step, images_per_step * (step - last_logged), now - t_last)
                     self._check_finite(step, last_logged, record, last_good)
                     t_last, last_logged = now, step
-                    if report is not None:
-                        report({"event": "log", "step": step, "total": cfg.steps, "record": record})
                 if main and step % cfg.sample_every == 0:
                     self.save_sample_grid(step)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or stopping:
@@ -481,7 +482,7 @@ class Trainer:
                     last_good = step
                 if main and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
                     self.last_eval = {"step": step, **self.evaluate()}
-                    self.loggers.log_eval(step, self.last_eval)
+                    self.events.emit("eval", step=step, metrics=self.last_eval)
                 if stopping:
                     raise Interrupted(
                         f"stopped by {self._stop_requested or 'a signal to another rank'} at step {step}; "
@@ -493,11 +494,15 @@ class Trainer:
                                                            self.device)
             if main and self.dist.enabled:
                 self.loggers.log_scalars(step, {"ranks_in_sync": self.ranks_in_sync,
-                                                "world_size": self.dist.world_size})
+                                                "world_size": self.dist.world_size})  # the loggers' own record only
             failed = False
         finally:
-            if report is not None:
-                report({"event": "stop", "step": step, "total": cfg.steps})
+            try:
+                if started:
+                    self.events.emit("stop", step=step, total=cfg.steps, ok=not failed)
+            finally:
+                if bar is not None:
+                    self.events.unsubscribe(bar)
             for sig, old in previous_handlers.items():
                 signal.signal(sig, old)
             try:
@@ -519,6 +524,7 @@ class Trainer:
             if not failed:
                 raise
         finally:
+            self.events.unsubscribe(getattr(self, "_logger_subscriber", None))
             self.loggers = LoggerSet([])
             close = getattr(self.sampler, "close", None)
             if close is not None:
