@@ -38,6 +38,7 @@ KINDS = {
     "constraint": "register_constraints",
     "optimizer": "register_optimizers",
     "logger": "register_loggers",
+    "suite": "register_suites",
 }
 
 
@@ -45,7 +46,7 @@ KINDS = {
 PLURALS = {"generator": "generators", "discriminator": "discriminators", "loss": "losses", "model": "models",
            "dataset": "datasets", "feature_extractor": "feature-extractors", "regularizer": "regularizers",
            "augmentation": "augmentations", "schedule": "schedules", "constraint": "constraints",
-           "optimizer": "optimizers", "logger": "loggers"}
+           "optimizer": "optimizers", "logger": "loggers", "suite": "suites"}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
+from ganzoo.cli.suite import cmd_suite
 from ganzoo.errors import GanzooError, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
@@ -535,7 +536,7 @@ def cmd_export(args, console: Console, err: Console) -> int:
     return 0
 
 
-COMMANDS.update({"sample": cmd_sample, "interpolate": cmd_interpolate, "export": cmd_export})
+COMMANDS.update({"sample": cmd_sample, "interpolate": cmd_interpolate, "export": cmd_export, "suite": cmd_suite})
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -176,6 +176,26 @@ class ExportCommand:
     no_ema: bool = arg(False, "export the raw generator even when the run kept an EMA one", kind="bool")
 
 
+@dataclass
+class SuiteCommand:
+    action: str = arg(None, "list, show (the runs and their estimated cost), run, status or table", positional=True,
+                      choices=("list", "show", "run", "status", "table"))
+    target: Optional[str] = arg(None, "a suite name or TOML file (show, run), or a suite folder (status, table)",
+                                positional=True, nargs="?")
+    out: Optional[str] = arg(None, "run: the suite folder (created, or continued when it exists)", metavar="DIR")
+    executor: str = arg("local", "run: local worker processes or a Ray cluster (pip install 'ganzoo[ray]')",
+                        choices=("local", "ray"))
+    workers: Optional[int] = arg(None, "run: runs at once, one thread each (default: the CPU cores; speed suites 1)",
+                                 kind="int")
+    address: Optional[str] = arg(None, "run --executor ray: a cluster address or auto (default: a new local Ray)")
+    gpus: float = arg(0.0, "run --executor ray: GPUs each run asks for (default 0)", kind="float0")
+    retry_failed: bool = arg(False, "run: run failed runs again (they are skipped otherwise)", kind="bool")
+    timed_steps: int = arg(5, "show: steps timed per distinct model for the cost estimate (default 5; 0: no "
+                              "estimate)", kind="int0")
+    json: bool = json_arg()
+    quiet: bool = quiet_arg("run: no live view, one line per finished run")
+
+
 #: command -> (its declaration, help, description); `run` also takes every TrainConfig field
 COMMANDS: dict[str, tuple[type, str, Optional[str]]] = {
     "run": (RunCommand, "train a model", "Train a registered model (or a mix of components)."),
@@ -200,6 +220,10 @@ COMMANDS: dict[str, tuple[type, str, Optional[str]]] = {
     "interpolate": (InterpolateCommand, "walk between random latents (slerp)", "Spherical interpolation between "
                     "pairs of random latents, one walk per row (one class per row for conditional runs): a PNG grid, "
                     "an animated GIF, or .npz."),
+    "suite": (SuiteCommand, "benchmark suites: list, show, run, status, table", "A suite is a TOML file (or a "
+              "plugin's registered one) naming models, datasets, seeds, settings and an evaluation protocol; `suite "
+              "run NAME --out DIR` trains and measures every run (resumable: finished runs are skipped, interrupted "
+              "ones continue from their checkpoints) and writes DIR/table.md and DIR/table.json."),
     "export": (ExportCommand, "write the generator for use without ganzoo", "Write the generator (EMA when kept) as "
                "safetensors weights, TorchScript or ONNX, with PATH.json describing its inputs and output."),
 }

@@ -103,3 +103,12 @@ def register_loggers(register):
     ``factory(run_dir: Path, start_step: int = 0, **options) -> ganzoo.Logger``; chosen with ``--logger NAME[,NAME]``
     (``jsonl`` is always on). Loggers get what the trainer already read at its log, sample and eval points.
     """
+
+
+@hookspec
+def register_suites(register):
+    """Register benchmark suites: ``register(name, suite, description="")``.
+
+    ``suite`` is a path to a suite TOML file, or the parsed dict of one (see ganzoo.suite.spec and docs/suites.md);
+    ``ganzoo suite run NAME --out DIR`` runs it, ``ganzoo suite list`` shows it.
+    """

@@ -1,0 +1,201 @@
+"""`ganzoo suite list|show|run|status|table`: benchmark suites from the command line (ganzoo.suite does the work)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from ganzoo.errors import GanzooError as UsageError
+from ganzoo.registry import get_registry
+
+
+def _need(args, what: str) -> str:
+    if not args.target:
+        raise UsageError(f"`ganzoo suite {args.action}` needs {what}")
+    return args.target
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, float(seconds))
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def cmd_suite(args, console: Console, err: Console) -> int:
+    from ganzoo.cli.commands import refuse_bad_selection
+
+    refuse_bad_selection()
+    return {"list": _list, "show": _show, "run": _run, "status": _status, "table": _table}[args.action](
+        args, console, err)
+
+
+def _list(args, console: Console, err: Console) -> int:
+    registry = get_registry()
+    entries = [registry.get("suite", n) for n in registry.names("suite")]
+    if args.json:
+        console.print_json(json.dumps([{"name": e.name, "description": e.description, "plugin": e.plugin}
+                                       for e in entries]))
+        return 0
+    table = Table(title="suites", title_justify="left")
+    for column in ("name", "description", "plugin"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(escape(e.name), escape(e.description), escape(e.distribution or e.plugin))
+    console.print(table)
+    return 0
+
+
+def _show(args, console: Console, err: Console) -> int:
+    from ganzoo.suite.cost import estimate
+    from ganzoo.suite.runner import resolve_suite
+
+    suite = resolve_suite(_need(args, "a suite name or TOML file"))
+    workers = args.workers or _cores()
+    cost = None
+    if args.timed_steps:
+        cost = estimate(suite, workers, args.timed_steps,
+                        say=lambda line: None if args.json else err.print(escape(line), highlight=False))
+    if args.json:
+        console.print_json(json.dumps({"suite": suite.describe(), "estimate": cost}, default=str))
+        return 0
+    table = Table(title=f"suite {escape(suite.name)}: {len(suite.runs)} runs ({escape(suite.kind)})",
+                  title_justify="left")
+    for column in ("run", "dataset", "seed", "id", "settings", *(("estimated",) if cost else ())):
+        table.add_column(column)
+    for run in suite.runs:
+        settings = ", ".join(f"{k}={v}" for k, v in run.settings.items() if k not in ("model", "dataset", "seed"))
+        table.add_row(escape(run.group), escape(run.dataset), str(run.seed), run.run_id, escape(settings),
+                      *((_duration(cost["seconds"][run.run_id]),) if cost else ()))
+    console.print(table)
+    if cost:
+        console.print(f"estimated wall time {_duration(cost['wall_seconds'])} on {cost['workers']} worker(s) "
+                      f"({_duration(cost['core_seconds'])} of core time; worker start-up "
+                      f"{cost['startup_seconds']:.1f} s)", highlight=False, markup=False)
+    return 0
+
+
+def _cores() -> int:
+    import os
+
+    return max(1, os.cpu_count() or 1)
+
+
+def _status_table(rows: list[dict[str, Any]], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("run", "dataset", "seed", "status", "step", "measured at", "reason"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(escape(r["group"]), escape(r["dataset"]), str(r["seed"]), r["status"],
+                      "-" if r["step"] is None else str(r["step"]),
+                      "-" if r["measured"] is None else str(r["measured"]),
+                      escape(r["failed"] or ""))
+    return table
+
+
+def _counts(rows: list[dict[str, Any]]) -> str:
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    return ", ".join(f"{counts[k]} {k}" for k in ("done", "started", "queued", "failed") if counts.get(k))
+
+
+def _run(args, console: Console, err: Console) -> int:
+    from ganzoo.suite.runner import SuiteFolder, resolve_suite, run_suite, suite_status
+
+    suite = resolve_suite(_need(args, "a suite name or TOML file"))
+    if not args.out:
+        raise UsageError("`ganzoo suite run` needs --out DIR (the suite folder; an existing one is continued)")
+    folder = SuiteFolder(Path(args.out))
+    command = f"ganzoo suite run {args.target} --out {args.out}" + (
+        f" --executor {args.executor}" if args.executor != "local" else "")
+    said = []
+    started = time.perf_counter()
+    finished: set[str] = set()
+
+    def progress_lines(_running: dict) -> None:
+        try:
+            rows = suite_status(folder)
+        except Exception:  # the folder is being written: skip this tick
+            return
+        for r in rows:
+            if r["status"] in ("done", "failed") and r["id"] not in finished:
+                finished.add(r["id"])
+                if r["id"] in before:
+                    continue
+                err.print(f"{escape(r['group'])} on {escape(r['dataset'])} seed {r['seed']}: {r['status']}"
+                          + (f" ({escape(r['failed'])})" if r["failed"] else ""), highlight=False)
+
+    before: set[str] = set()
+    live = None
+    if not args.quiet and err.is_terminal:
+        live = Live(console=err, refresh_per_second=2, transient=False)
+
+    def tick(running: dict) -> None:
+        if live is None:
+            return progress_lines(running)
+        try:
+            rows = suite_status(folder)
+        except Exception:
+            return
+        elapsed = time.perf_counter() - started
+        live.update(_status_table([r for r in rows if r["status"] in ("started",) or r["id"] in running],
+                                  f"{escape(suite.name)}: {_counts(rows)}; {_duration(elapsed)} elapsed"))
+
+    try:
+        before.update(r["id"] for r in suite_status(folder) if r["status"] in ("done", "failed"))
+        finished.update(before)
+    except Exception:
+        pass
+    if live is not None:
+        live.start()
+    try:
+        run_suite(suite, folder.path, executor=args.executor, workers=args.workers, retry_failed=args.retry_failed,
+                  address=args.address, gpus=args.gpus, command=command, say=said.append, tick=tick)
+    finally:
+        if live is not None:
+            live.stop()
+    for line in said:
+        console.print(line, markup=False, highlight=False)
+    if not said:
+        progress_lines({})
+        rows = suite_status(folder)
+        console.print(f"{suite.name}: {_counts(rows)} in {_duration(time.perf_counter() - started)}; table in "
+                      f"{folder.path / 'table.md'}", markup=False, highlight=False)
+    return 0
+
+
+def _status(args, console: Console, err: Console) -> int:
+    from ganzoo.suite.runner import SuiteFolder, suite_status
+
+    folder = SuiteFolder(Path(_need(args, "a suite folder (suite run --out)")))
+    rows = suite_status(folder)
+    if args.json:
+        console.print_json(json.dumps(rows))
+        return 0
+    console.print(_status_table(rows, f"{escape(str(folder.path))}: {_counts(rows)}"))
+    return 0
+
+
+def _table(args, console: Console, err: Console) -> int:
+    from ganzoo.suite.runner import SuiteFolder
+    from ganzoo.suite.table import markdown, write_table
+
+    folder = SuiteFolder(Path(_need(args, "a suite folder (suite run --out)")))
+    if folder.saved() is None:
+        raise UsageError(f"{folder.path} holds no suite; run `ganzoo suite run NAME --out {folder.path}` first")
+    summary = write_table(folder)
+    if args.json:
+        console.print_json(json.dumps(summary, default=str))
+        return 0
+    console.print(markdown(summary), markup=False, highlight=False)
+    return 0

@@ -1,0 +1,97 @@
+"""How a suite measures a run: a pure function of a checkpoint, so a resumed suite measures exactly what an
+uninterrupted one did.
+
+- ``quality`` (images; benchmarks/quality.py's protocol): the run's generator as ``ganzoo.load`` gives it (EMA when
+  kept) makes `samples` images from latents seeded with ``noise_seed + seed`` (conditional runs: balanced labels
+  ``arange(n) % classes``); FID, KID (subsets seeded with ``kid_seed``), IS, precision/recall, density/coverage on the
+  named feature extractor against the whole dataset, plus each class's share among the samples by the extractor's
+  predictions (and, conditional, the share classified as the label asked for). The real-vs-real floor is the same
+  metrics between two disjoint random halves of the data.
+- ``modes`` (2-D mixtures; PacGAN's protocol, Lin et al. 2018): `samples` points from the raw generator and from its
+  EMA, latents seeded with ``noise_seed + seed``: modes captured, high-quality fraction (within 3 std), reverse KL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganzoo.contract.types import Dataset
+from ganzoo.metrics import image_metrics
+from ganzoo.metrics.evaluate import resolve_extractor
+from ganzoo.metrics.image import extract
+from ganzoo.metrics.modes import mode_metrics
+from ganzoo.use.load import load
+
+
+def class_shares(predictions: torch.Tensor, num_classes: int) -> list[float]:
+    """Share of each class among predicted labels (sums to 1)."""
+    counts = torch.bincount(predictions.reshape(-1).long(), minlength=num_classes)[:num_classes]
+    return (counts.double() / max(1, predictions.numel())).tolist()
+
+
+def predict(extractor, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """The classifier's predicted class of each image."""
+    _, logits = extract(extractor, images, batch_size=batch, logits=True)
+    return logits.argmax(1)
+
+
+def num_classes(dataset: Dataset) -> int:
+    return int(getattr(dataset, "num_classes", None) or int(dataset.labels.max()) + 1)
+
+
+def extractor_for(dataset: Dataset, name: str):
+    """The feature extractor of a quality suite, on the CPU (built, or trained once and cached, here)."""
+    return resolve_extractor(name, dataset, torch.device("cpu"))
+
+
+def with_shares(result: dict[str, Any], extractor, images: torch.Tensor, dataset: Dataset) -> list[float]:
+    if dataset.labels is None:
+        return []
+    predicted = predict(extractor, images)
+    shares = class_shares(predicted, num_classes(dataset))
+    result.update(class_shares=shares, class_share_min=min(shares), class_share_max=max(shares))
+    return predicted
+
+
+def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict[str, Any], seed: int) -> dict:
+    gan = load(run_dir)
+    samples = int(evaluation["samples"])
+    noise = torch.Generator().manual_seed(int(evaluation["noise_seed"]) + seed)
+    labels = torch.arange(samples) % gan.num_classes if gan.conditional else None
+    fake = gan.sample(samples, labels=labels, generator=noise)
+    result = image_metrics(dataset.float_data(), fake, extractor, seed=int(evaluation["kid_seed"]))
+    predicted = with_shares(result, extractor, fake, dataset)
+    if labels is not None and len(predicted):
+        result["label_accuracy"] = float((predicted == labels).double().mean())
+    result.update(weights=gan.loaded_from["weights"], conditional=bool(gan.conditional))
+    return result
+
+
+def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """The metrics between two disjoint random halves of the data: what a perfect generator could reach at this
+    sample size (FID and KID are biased upward at small n, so the floor is itself above 0)."""
+    real = dataset.float_data()
+    order = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
+    half = real.shape[0] // 2
+    a, b = real[order[:half]], real[order[half: 2 * half]]
+    result = image_metrics(a, b, extractor, seed=int(evaluation["kid_seed"]))
+    with_shares(result, extractor, b, dataset)
+    result["halves"] = [int(a.shape[0]), int(b.shape[0])]
+    return result
+
+
+def measure_modes(run_dir: Path, dataset: Dataset, evaluation: dict[str, Any], seed: int) -> dict[str, Any]:
+    record: dict[str, Any] = {}
+    for label, ema in (("raw", False), ("ema", True)):
+        gan = load(run_dir, ema=ema)
+        if ema and gan.loaded_from["weights"] != "ema":
+            continue
+        z = torch.randn(int(evaluation["samples"]), gan.latent_dim,
+                        generator=torch.Generator().manual_seed(int(evaluation["noise_seed"]) + seed))
+        with torch.no_grad():
+            points = gan.generator(z).float()
+        record[label] = mode_metrics(points, dataset.centers, dataset.std)
+    return record

@@ -1,0 +1,242 @@
+"""A suite folder's life: check it against the suite, run what is not finished, say where each run stands.
+
+    DIR/suite.json            the expanded suite as first run (every run's settings, protocol and id)
+    DIR/runs/<name>/          each run's ganzoo run folder (config.json, checkpoint.pt, metrics.jsonl, samples)
+    DIR/results/<name>.jsonl  each run's measurements, appended as they happen, then ``done`` or ``failed``
+    DIR/floors.json           quality suites: the real-vs-real floor of each dataset
+    DIR/table.md, table.json  the table (rewritten as runs finish; `ganzoo suite table DIR` remakes it)
+
+Running a suite again on its folder skips finished runs, continues interrupted ones from their checkpoints and
+reruns failed ones only with ``retry_failed``; a folder whose finished or started runs would change (other math
+settings or another protocol for the same model, dataset and seed) is refused, naming the difference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from ganzoo.errors import GanzooError
+from ganzoo.registry import Registry, get_registry
+from ganzoo.suite.spec import Suite, SuiteRun, expand, read_suite_file
+from ganzoo.suite.worker import read_results, status_of
+
+SUITE_FILE, FLOORS_FILE = "suite.json", "floors.json"
+
+
+def resolve_suite(name_or_file: str, registry: Optional[Registry] = None) -> Suite:
+    """A registered suite by name, or a TOML file by path."""
+    registry = registry or get_registry()
+    models = registry.names("model")
+    path = Path(name_or_file)
+    if name_or_file not in registry.entries["suite"] and (path.suffix == ".toml" or path.exists()):
+        return expand(read_suite_file(path), models=models, source=str(path))
+    entry = registry.get("suite", name_or_file)
+    data = entry.obj
+    if isinstance(data, (str, Path)):
+        data = read_suite_file(Path(data))
+    if callable(data):
+        data = data()
+    return expand(dict(data), models=models, source=f"{entry.distribution or entry.plugin}:{entry.name}")
+
+
+@dataclass(frozen=True)
+class SuiteFolder:
+    path: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.path / "runs"
+
+    @property
+    def results(self) -> Path:
+        return self.path / "results"
+
+    def run_dir(self, run: SuiteRun) -> Path:
+        return self.runs / run.name
+
+    def results_file(self, run: SuiteRun) -> Path:
+        return self.results / f"{run.name}.jsonl"
+
+    def saved(self) -> Optional[dict[str, Any]]:
+        try:
+            return json.loads((self.path / SUITE_FILE).read_text())
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            raise GanzooError(f"{self.path / SUITE_FILE} is damaged; move the folder aside or restore the file") \
+                from None
+
+    def lines(self, run: SuiteRun) -> list[dict[str, Any]]:
+        return read_results(self.results_file(run))
+
+    def status(self, run: SuiteRun) -> str:
+        return status_of(self.lines(run))
+
+
+def _difference(old: dict[str, Any], new: SuiteRun) -> str:
+    for part in ("settings", "evaluation"):
+        a, b = old.get(part, {}), getattr(new, part)
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                return f"{'' if part == 'settings' else 'evaluate.'}{key} {a.get(key)!r} -> {b.get(key)!r}"
+    return "its id"
+
+
+def check_folder(folder: SuiteFolder, suite: Suite) -> None:
+    """Refuse a folder made by another suite, or whose started runs this suite would change."""
+    if folder.path.exists() and not folder.path.is_dir():
+        raise GanzooError(f"--out {folder.path} is a file; pass a folder")
+    saved = folder.saved()
+    if saved is None:
+        if folder.path.is_dir() and any(p.name not in ("runs", "results") for p in folder.path.iterdir()):
+            raise GanzooError(f"{folder.path} is not empty and holds no suite; pass a new or empty --out folder")
+        return
+    if saved.get("name") != suite.name:
+        raise GanzooError(f"{folder.path} holds suite {saved.get('name')!r}, not {suite.name!r}; pass another --out")
+    before = {(r["model"], r["label"], r["dataset"], r["seed"]): r for r in saved.get("runs", [])}
+    for run in suite.runs:
+        old = before.get((run.model, run.label, run.dataset, run.seed))
+        if old is None or old["id"] == run.run_id:
+            continue
+        lines = read_results(folder.results / f"{run.model}-{run.dataset}-seed{run.seed}-{old['id']}.jsonl")
+        if status_of(lines) != "queued":
+            raise GanzooError(
+                f"the suite changed for a run already made in {folder.path}: {run.group} on {run.dataset} seed "
+                f"{run.seed}: {_difference(old, run)}; use a new --out, or restore the suite")
+
+
+def write_suite_file(folder: SuiteFolder, suite: Suite) -> None:
+    """suite.json: the union of the runs it held and this suite's (runs removed from the file stay described)."""
+    saved = folder.saved() or {}
+    runs = {r["id"]: r for r in saved.get("runs", [])}
+    runs.update({r.run_id: r.describe() for r in suite.runs})
+    data = {**suite.describe(), "runs": list(runs.values())}
+    folder.path.mkdir(parents=True, exist_ok=True)
+    tmp = folder.path / f".{SUITE_FILE}.tmp"
+    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
+    os.replace(tmp, folder.path / SUITE_FILE)
+
+
+def prepare(folder: SuiteFolder, suite: Suite) -> None:
+    """Work done once, before the workers start: quality suites build (or train and cache) each dataset's feature
+    extractor, so workers read it instead of racing to train it, and measure the real-vs-real floor."""
+    if suite.kind != "quality":
+        return
+    import torch
+
+    from ganzoo.data import load_dataset
+    from ganzoo.suite import protocol
+
+    torch.set_num_threads(1)
+    path = folder.path / FLOORS_FILE
+    floors = json.loads(path.read_text()) if path.exists() else {}
+    for dataset_name in dict.fromkeys(r.dataset for r in suite.runs):
+        first = next(r for r in suite.runs if r.dataset == dataset_name)
+        config = first.config(folder.path)
+        dataset = load_dataset(dataset_name, data_dir=config.data_dir, image_size=config.image_size, seed=0)
+        extractor = protocol.extractor_for(dataset, suite.evaluation["feature_extractor"])
+        if dataset_name not in floors and suite.evaluation.get("floor"):
+            floors[dataset_name] = {**protocol.real_floor(dataset, extractor, suite.evaluation),
+                                    "extractor": getattr(extractor, "description", extractor.name)}
+    if floors:
+        path.write_text(json.dumps(floors, indent=1) + "\n")
+
+
+def jobs_for(folder: SuiteFolder, suite: Suite, *, retry_failed: bool = False, command: str = "",
+             threads: int = 1) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The jobs still to run (longest expected first is the caller's choice) and a count of every status."""
+    counts = {"done": 0, "failed": 0, "started": 0, "queued": 0}
+    jobs = []
+    for run in suite.runs:
+        lines = folder.lines(run)
+        status = status_of(lines)
+        counts[status] += 1
+        if status == "done" or (status == "failed" and not retry_failed):
+            continue
+        commands = next((r.get("commands", []) for r in lines if "header" in r), [])
+        if status == "failed":  # retried: its failure line goes, its measurements before it stay
+            kept = [r for r in lines if "failed" not in r]
+            from ganzoo.suite.worker import Results
+
+            Results(folder.results_file(run)).rewrite(kept)
+        jobs.append({"run": run.describe(), "kind": suite.kind, "run_dir": str(folder.run_dir(run)),
+                     "results": str(folder.results_file(run)), "threads": threads,
+                     "commands": commands + ([command] if command and command not in commands else [])})
+    return jobs, counts
+
+
+def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Optional[int] = None,
+              retry_failed: bool = False, address: Optional[str] = None, gpus: float = 0.0, command: str = "",
+              say: Callable[[str], None] = lambda _line: None, tick: Optional[Callable] = None) -> dict[str, int]:
+    """Run every unfinished run of `suite` in `out`, then write its table. Returns the status counts before."""
+    from ganzoo.suite.executors import EXECUTORS, run_local, run_ray
+    from ganzoo.suite.table import write_table
+
+    if executor not in EXECUTORS:
+        raise GanzooError(f"--executor {executor!r}; choose {', '.join(EXECUTORS)}")
+    folder = SuiteFolder(Path(out))
+    check_folder(folder, suite)
+    jobs, counts = jobs_for(folder, suite, retry_failed=retry_failed, command=command)
+    if not jobs:
+        say(f"nothing to do: all {len(suite.runs)} runs of {suite.name} in {folder.path} are finished"
+            + (f" ({counts['failed']} failed; --retry-failed runs them again)" if counts["failed"] else ""))
+        write_table(folder)
+        return counts
+    write_suite_file(folder, suite)
+    folder.runs.mkdir(exist_ok=True)
+    folder.results.mkdir(exist_ok=True)
+    prepare(folder, suite)
+    workers = 1 if suite.kind == "speed" else (workers or max(1, os.cpu_count() or 1))
+    started = time.perf_counter()
+    if executor == "ray":
+        run_ray(jobs, workers, tick=tick, address=address, gpus=gpus)
+    else:
+        run_local(jobs, workers, tick=tick)
+    write_table(folder, wall_seconds=time.perf_counter() - started)
+    return counts
+
+
+def suite_status(folder: SuiteFolder) -> list[dict[str, Any]]:
+    """Every run of the folder's suite: its group, dataset, seed, status, last measured step and reason of failure."""
+    saved = folder.saved()
+    if saved is None:
+        raise GanzooError(f"{folder.path} holds no suite (no {SUITE_FILE}); run `ganzoo suite run NAME --out "
+                          f"{folder.path}` first")
+    rows = []
+    for r in saved["runs"]:
+        run = SuiteRun(r["model"], r["dataset"], r["seed"], r["label"], r["settings"], r["evaluation"], r["id"])
+        lines = folder.lines(run)
+        measured = [x["step"] for x in lines if "step" in x and "metrics" in x]
+        failed = next((x["failed"] for x in lines if "failed" in x), None)
+        rows.append({"group": run.group, "dataset": run.dataset, "seed": run.seed, "id": run.run_id,
+                     "status": status_of(lines), "step": _last_step(folder.run_dir(run)),
+                     "measured": measured[-1] if measured else None, "failed": failed})
+    return rows
+
+
+def _last_step(run_dir: Path) -> Optional[int]:
+    """The last logged step of a run folder (the tail of metrics.jsonl), without reading the whole file."""
+    path = run_dir / "metrics.jsonl"
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 4096))
+            tail = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(tail):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
+
+
+def default_command() -> str:
+    return " ".join(["ganzoo", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("ganzoo") else ""

@@ -1,0 +1,210 @@
+"""Running suites: the same numbers as training and measuring by hand, resumable after SIGKILL at any moment,
+idempotent, refusing a changed suite, and a failing or killed run reported without losing the others."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from suite_runs import TINY, measurements, run_cli, write_suite
+
+import ganzoo
+from ganzoo.metrics import image_metrics
+from ganzoo.suite.executors import run_local
+from ganzoo.suite.runner import SuiteFolder, jobs_for, resolve_suite, run_suite, suite_status, write_suite_file
+from ganzoo.suite.table import write_table
+from ganzoo.suite.worker import read_results
+
+
+def test_a_suite_run_measures_what_training_and_measuring_by_hand_gives(tiny_reference, shared_cache, tmp_path):
+    """benchmarks/quality.py's protocol written out directly: ganzoo.train with the suite's settings, then the
+    loaded generator's 100 samples from latents seeded 1,000,003 + seed against all digits, KID subsets seeded 0."""
+    _, out, found = tiny_reference
+    run = next(r for r in resolve_suite(str(tiny_reference[0])).runs if r.seed == 1)
+    ganzoo.train(model="vanilla", dataset="digits", seed=1, steps=30, batch_size=32, precision="fp32", device="cpu",
+                 out=str(tmp_path / "by-hand"))
+    gan = ganzoo.load(tmp_path / "by-hand")
+    fake = gan.sample(100, generator=torch.Generator().manual_seed(1_000_003 + 1))
+    from ganzoo.suite.protocol import extractor_for
+
+    dataset = ganzoo.load_dataset("digits")
+    expected = image_metrics(dataset.float_data(), fake, extractor_for(dataset, "classifier"), seed=0)
+    step, metrics = found[run.name][-1]
+    assert step == 30
+    for key in ("fid", "kid_mean", "is_mean", "precision", "recall", "density", "coverage"):
+        assert metrics[key] == expected[key], key  # bit for bit: the same run, the same evaluation
+    assert [s for s, _ in found[run.name]] == [10, 20, 30]  # every 10 steps and at the end
+
+
+def test_the_table_has_a_row_per_model_with_mean_sd_and_cost(tiny_reference):
+    _, out, found = tiny_reference
+    table = json.loads((out / "table.json").read_text())
+    (row,) = table["rows"]
+    finals = [m[-1][1]["fid"] for m in found.values()]
+    assert row["fid"]["n"] == 2 and row["fid"]["mean"] == pytest.approx(sum(finals) / 2)
+    assert row["fid"]["sd"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
+    assert row["train_seconds"]["mean"] > 0 and row["core_seconds"] > 0 and set(row["curve"]) == {"10", "20", "30"}
+    assert table["results"][0]["model"] == "vanilla"  # what `ganzoo report` reads
+    text = (out / "table.md").read_text()
+    assert "| vanilla | digits | 2/2 | 30 |" in text and "real vs real (floor)" in text and "Made by:" in text
+
+
+def test_a_second_run_on_a_finished_folder_does_nothing_and_says_so(tiny_reference, shared_cache):
+    file, out, found = tiny_reference
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "results").iterdir()}
+    result = run_cli("suite", "run", file, "--out", out, cache=shared_cache)
+    assert result.returncode == 0 and "nothing to do: all 2 runs of tiny" in result.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "results").iterdir()} == before
+
+
+def test_a_changed_suite_is_refused_naming_the_difference(tiny_reference, shared_cache, tmp_path):
+    _, out, _ = tiny_reference
+    changed = write_suite(tmp_path / "tiny.toml", TINY.replace("steps = 30", "steps = 31"))
+    result = run_cli("suite", "run", changed, "--out", out, cache=shared_cache)
+    assert result.returncode == 2 and "steps 30 -> 31" in result.stderr and "Traceback" not in result.stderr
+    other = write_suite(tmp_path / "other.toml", TINY.replace('name = "tiny"', 'name = "other"'))
+    result = run_cli("suite", "run", other, "--out", out, cache=shared_cache)
+    assert result.returncode == 2 and "holds suite 'tiny'" in result.stderr
+
+
+def test_sigkill_at_random_moments_then_finishing_gives_the_uninterrupted_results(tiny_reference, shared_cache,
+                                                                                   tmp_path):
+    file, _, expected = tiny_reference
+    out = tmp_path / "killed"
+    env = {**os.environ, "GANZOO_CACHE": str(shared_cache), "OMP_NUM_THREADS": "1"}
+    rng = random.Random(7)
+    kills = 0
+    for _ in range(3):
+        process = subprocess.Popen([sys.executable, "-c", "from ganzoo.cli import main; raise SystemExit(main())",
+                                    "suite", "run", str(file), "--out", str(out), "--quiet"], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(4.0, 9.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            kills += 1
+        process.wait()
+    assert kills >= 2
+    result = run_cli("suite", "run", file, "--out", out, "--quiet", cache=shared_cache)
+    assert result.returncode == 0, result.stderr
+    assert measurements(out) == expected
+    assert all(r["status"] == "done" for r in suite_status(SuiteFolder(out)))
+
+
+def test_a_failing_run_is_reported_and_retried_only_when_asked(shared_cache, tmp_path):
+    text = TINY.replace('models = ["vanilla"]', 'models = ["vanilla"]\nsettings = { lr = [0.0002, 1e12] }')
+    text = text.replace("seeds = 2", "seeds = 1")
+    file = write_suite(tmp_path / "s.toml", text)
+    suite = resolve_suite(str(file))
+    out = tmp_path / "out"
+    run_suite(suite, out, workers=2)
+    rows = {r["group"]: r for r in suite_status(SuiteFolder(out))}
+    assert rows["vanilla [lr=0.0002]"]["status"] == "done"
+    bad = rows["vanilla [lr=1000000000000.0]"]
+    assert bad["status"] == "failed" and "diverged" in bad["failed"]
+    assert "failed: DivergenceError" in (out / "table.md").read_text()
+    assert jobs_for(SuiteFolder(out), suite)[0] == []  # not retried unless asked
+    assert [j["run"]["label"] for j in jobs_for(SuiteFolder(out), suite, retry_failed=True)[0]] == [
+        "lr=1000000000000.0"]
+
+
+def test_a_worker_killed_mid_run_is_a_failed_row_and_the_others_finish(shared_cache, tmp_path):
+    file = write_suite(tmp_path / "s.toml", TINY.replace("steps = 30", "steps = 80"))
+    suite = resolve_suite(str(file))
+    folder = SuiteFolder(tmp_path / "out")
+    write_suite_file(folder, suite)
+    folder.results.mkdir(parents=True)
+    jobs, _ = jobs_for(folder, suite)
+    victim = jobs[0]["run"]["id"]
+    killed = []
+
+    def tick_kill(running):
+        if victim in running and not killed and any(folder.runs.glob(f"*{victim}/checkpoint.pt")):
+            for child in _children():
+                if child[1] == victim:
+                    os.kill(child[0], signal.SIGKILL)
+                    killed.append(child[0])
+
+    run_local(jobs, 2, tick=tick_kill, poll=0.2)
+    assert killed
+    lines = {r["id"]: r for r in suite_status(folder)}
+    assert lines[victim]["status"] == "failed" and "SIGKILL" in lines[victim]["failed"]
+    others = [r for r in lines.values() if r["id"] != victim]
+    assert others and all(r["status"] == "done" for r in others)
+    write_table(folder)
+
+
+def _children():
+    """(pid, process name) of this process's children (multiprocessing names each worker after its run id)."""
+    import multiprocessing
+
+    return [(p.pid, p.name) for p in multiprocessing.active_children()]
+
+
+def test_a_modes_suite_reports_raw_and_ema_beside_the_published_rows(shared_cache, tmp_path):
+    file = write_suite(tmp_path / "m.toml", """
+name = "m"
+kind = "modes"
+seeds = 1
+[defaults]
+device = "cpu"
+precision = "fp32"
+ema_decay = 0.999
+steps = 20
+batch_size = 64
+[[runs]]
+models = ["vanilla"]
+datasets = ["ring8"]
+[evaluate]
+samples = 500
+every = 10
+[[table.published]]
+model = "vanilla"
+dataset = "ring8"
+source = "PacGAN T1"
+row = "GAN"
+modes = 6.3
+high_quality = 98.2
+steps = "400k"
+""")
+    out = tmp_path / "out"
+    run_suite(resolve_suite(str(file)), out, workers=1)
+    (run,) = resolve_suite(str(file)).runs
+    lines = read_results(out / "results" / f"{run.name}.jsonl")
+    final = [x for x in lines if "metrics" in x][-1]["metrics"]
+    # the protocol written out: 500 points from the raw generator, latents seeded 1,000,003 + seed
+    gan = ganzoo.load(out / "runs" / run.name, ema=False)
+    with torch.no_grad():
+        points = gan.generator(torch.randn(500, gan.latent_dim, generator=torch.Generator().manual_seed(1_000_003)))
+    from ganzoo.metrics.modes import mode_metrics
+
+    data = ganzoo.load_dataset("ring8")
+    assert final["raw"] == mode_metrics(points.float(), data.centers, data.std)
+    assert "ema" in final
+    text = (out / "table.md").read_text()
+    assert "PacGAN T1 GAN: 6.3 / 98.2 (400k)" in text and "| ring8 | vanilla | 1/1 | 20 |" in text
+
+
+def test_suite_show_lists_the_runs_and_estimates_their_cost(shared_cache, tmp_path):
+    file = write_suite(tmp_path / "s.toml")
+    result = run_cli("suite", "show", file, "--timed-steps", "2", "--json", cache=shared_cache)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert len(data["suite"]["runs"]) == 2
+    est = data["estimate"]
+    assert est["wall_seconds"] > 0 and set(est["seconds"]) == {r["id"] for r in data["suite"]["runs"]}
+    # two equal runs on two workers: the wall time is one run's
+    assert est["wall_seconds"] == pytest.approx(max(est["seconds"].values()))
+
+
+def test_suite_commands_refuse_bad_input_in_one_line(shared_cache, tmp_path):
+    for args, message in ((("suite", "run", "digits-quality"), "needs --out"),
+                          (("suite", "show"), "needs a suite name"),
+                          (("suite", "status", tmp_path), "holds no suite"),
+                          (("suite", "run", "nosuch", "--out", tmp_path / "o"), "nosuch")):
+        result = run_cli(*args, cache=shared_cache)
+        assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, args
