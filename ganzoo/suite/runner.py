@@ -49,6 +49,9 @@ def resolve_suite(name_or_file: str, registry: Optional[Registry] = None) -> Sui
 class SuiteFolder:
     path: Path
 
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path))
+
     @property
     def runs(self) -> Path:
         return self.path / "runs"

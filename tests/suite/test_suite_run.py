@@ -208,3 +208,28 @@ def test_suite_commands_refuse_bad_input_in_one_line(shared_cache, tmp_path):
                           (("suite", "run", "nosuch", "--out", tmp_path / "o"), "nosuch")):
         result = run_cli(*args, cache=shared_cache)
         assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, args
+
+
+def test_a_speed_suite_benches_each_model_one_at_a_time(tmp_path):
+    file = write_suite(tmp_path / "b.toml", """
+name = "b"
+kind = "speed"
+[defaults]
+device = "cpu"
+[[runs]]
+models = ["vanilla"]
+[evaluate]
+shape = [2]
+batch_size = 16
+rounds = 1
+steps = 1
+warmup = 1
+precisions = ["fp32"]
+""")
+    out = tmp_path / "out"
+    run_suite(resolve_suite(str(file)), out, workers=4)
+    table = json.loads((out / "table.json").read_text())
+    (bench,) = table["benches"]  # a `ganzoo bench --all` file for `ganzoo report`
+    settings = [r["setting"] for r in bench["results"]]
+    assert "eager-fp32-reference" in settings and any(s.startswith("fp32") for s in settings)
+    assert "| vanilla | fp32" in (out / "table.md").read_text()

@@ -75,7 +75,8 @@ def test_the_built_in_suites_are_registered_and_expand():
     assert any(p["model"] == "pacgan" and p["modes"] == 24.8 for p in pac.table["published"])
 
 
-def test_a_plugin_can_register_a_suite(tmp_path):
+def test_hook_register_suites(tmp_path):
+    """A plugin package can register a suite (here a parsed dict; the built-ins register TOML paths)."""
     class Plugin:
         @ganzoo.hookimpl
         def register_suites(self, register):
