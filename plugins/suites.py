@@ -3,10 +3,14 @@ table, as TOML files beside this module, registered like any plugin's."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import ganzoo
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 HERE = Path(__file__).resolve().parent / "suites"
 

@@ -230,7 +230,7 @@ def dataset_row(dataset: dict) -> str:
 
 def summary_table(result) -> Table:
     cfg = result.config
-    hp = cfg["hyperparameters"]
+    hp = result.hyperparameters
     table = Table(title=Text(f"ganzoo run {cfg['model']}"), show_header=False, title_justify="left")
     table.add_column("what", style="bold")
     table.add_column("value")

@@ -75,7 +75,8 @@ def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optio
                               f"continue")
         if (steps is not None or overrides) and trainer.dist.is_main:
             described = trainer.describe()
-            trainer.run.write_config({**saved, **{k: described[k] for k in ("train", "spec", "hyperparameters")}})
+            kept = {k: v for k, v in saved.items() if k != "hyperparameters"}  # folders before 0.2 stored it too
+            trainer.run.write_config({**kept, **{k: described[k] for k in ("train", "spec")}})
     except BaseException:
         trainer.close()  # the restored trainer holds the folder's lock
         raise

@@ -61,6 +61,11 @@ class TrainResult:
     images_per_second: float = 0.0
     eval: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """lr, betas, n_critic, batch size, latent dim and EMA decay, derived from config.json's "spec"."""
+        return RunSpec.from_dict(self.config["spec"]).hyperparameters
+
 
 def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> RunSpec:
     """A new run's config plus the registry's recipe into the frozen RunSpec (the one place defaults apply)."""
@@ -241,16 +246,11 @@ class Trainer:
         """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
         return {
             "ganzoo_version": __version__,
-            "train": self.config.to_dict(),
+            "train": self.config.settings_dict(),
             "spec": self.spec.to_dict(),
             "model": self.gan.name,
             "components": self.gan.components,
             "citation": self.spec.citation,
-            "hyperparameters": {"lr_g": self.spec.lr_g, "lr_d": self.spec.lr_d,
-                                "betas_g": self.spec.optimizer_g.options.get("betas"),
-                                "betas_d": self.spec.optimizer_d.options.get("betas"),
-                                "n_critic": self.spec.n_critic, "batch_size": self.spec.batch_size,
-                                "latent_dim": self.spec.latent_dim, "ema_decay": self.spec.ema_decay},
             "dataset": {"name": self.dataset.name, "shape": list(self.dataset.shape),
                         "size": int(self.dataset.data.shape[0]), **sampler_description(self.sampler)},
             "device": str(self.device),

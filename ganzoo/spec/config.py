@@ -13,6 +13,9 @@ from typing import Any, Optional
 
 from ganzoo.errors import GanzooError
 
+#: settings whose resolved values a run's RunSpec holds (config.json stores them there, once)
+RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d")
+
 #: the numeric precisions a run can train in (ganzoo.engine.precision makes their autocast and scaler)
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -142,6 +145,11 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def settings_dict(self) -> dict[str, Any]:
+        """config.json's "train": the run's settings without the numbers its "spec" holds resolved (steps, batch size,
+        n_critic, latent dim, EMA decay, learning rates), so each value is stored once."""
+        return {k: v for k, v in asdict(self).items() if k not in RESOLVED_IN_SPEC}
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:

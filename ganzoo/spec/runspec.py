@@ -79,6 +79,13 @@ class RunSpec:
     def lr_d(self) -> float:
         return float(self.optimizer_d.options["lr"])
 
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The numbers a run summary shows, derived from the spec (config.json stores them once, in "spec")."""
+        return {"lr_g": self.lr_g, "lr_d": self.lr_d, "betas_g": self.optimizer_g.options.get("betas"),
+                "betas_d": self.optimizer_d.options.get("betas"), "n_critic": self.n_critic,
+                "batch_size": self.batch_size, "latent_dim": self.latent_dim, "ema_decay": self.ema_decay}
+
     def optimizer(self, network: str) -> Component:
         return self.optimizer_g if network == "G" else self.optimizer_d
 

@@ -4,9 +4,11 @@ uninterrupted one did.
 - ``quality`` (images; benchmarks/quality.py's protocol): the run's generator as ``ganzoo.load`` gives it (EMA when
   kept) makes `samples` images from latents seeded with ``noise_seed + seed`` (conditional runs: balanced labels
   ``arange(n) % classes``); FID, KID (subsets seeded with ``kid_seed``), IS, precision/recall, density/coverage on the
-  named feature extractor against the whole dataset, plus each class's share among the samples by the extractor's
-  predictions (and, conditional, the share classified as the label asked for). The real-vs-real floor is the same
-  metrics between two disjoint random halves of the data.
+  named feature extractor against the reference images, plus each class's share among the samples by the extractor's
+  predictions (and, conditional, the share classified as the label asked for). The reference is the whole training
+  dataset, or ``reference`` (a dataset spec such as ``fashion-mnist:test``), cut to ``max_real`` images by a seeded
+  draw (``floor_seed``) when it has more. The real-vs-real floor is the same metrics between two disjoint random
+  halves of the reference.
 - ``modes`` (2-D mixtures; PacGAN's protocol, Lin et al. 2018): `samples` points from the raw generator and from its
   EMA, latents seeded with ``noise_seed + seed``: modes captured, high-quality fraction (within 3 std), reverse KL.
 """
@@ -14,7 +16,7 @@ uninterrupted one did.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
@@ -56,13 +58,29 @@ def with_shares(result: dict[str, Any], extractor, images: torch.Tensor, dataset
     return predicted
 
 
-def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict[str, Any], seed: int) -> dict:
+def reference_images(dataset: Dataset, evaluation: dict[str, Any]) -> torch.Tensor:
+    """The real images a quality measurement compares with (see the module's docstring)."""
+    if evaluation.get("reference"):
+        from ganzoo.data import load_dataset
+
+        dataset = load_dataset(evaluation["reference"], image_size=dataset.shape[-1], seed=0)
+    real = dataset.float_data()
+    cap = evaluation.get("max_real")
+    if cap and real.shape[0] > int(cap):
+        order = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
+        real = real[order[: int(cap)]]
+    return real
+
+
+def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict[str, Any], seed: int,
+                    real: Optional[torch.Tensor] = None) -> dict:
     gan = load(run_dir)
     samples = int(evaluation["samples"])
     noise = torch.Generator().manual_seed(int(evaluation["noise_seed"]) + seed)
     labels = torch.arange(samples) % gan.num_classes if gan.conditional else None
     fake = gan.sample(samples, labels=labels, generator=noise)
-    result = image_metrics(dataset.float_data(), fake, extractor, seed=int(evaluation["kid_seed"]))
+    real = reference_images(dataset, evaluation) if real is None else real
+    result = image_metrics(real, fake, extractor, seed=int(evaluation["kid_seed"]))
     predicted = with_shares(result, extractor, fake, dataset)
     if labels is not None and len(predicted):
         result["label_accuracy"] = float((predicted == labels).double().mean())
@@ -73,7 +91,8 @@ def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict
 def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[str, Any]:
     """The metrics between two disjoint random halves of the data: what a perfect generator could reach at this
     sample size (FID and KID are biased upward at small n, so the floor is itself above 0)."""
-    real = dataset.float_data()
+    real = reference_images(dataset, evaluation) if evaluation.get("reference") or evaluation.get("max_real") \
+        else dataset.float_data()
     order = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
     half = real.shape[0] // 2
     a, b = real[order[:half]], real[order[half: 2 * half]]

@@ -35,10 +35,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional, Union
 
-import tomllib
-
 from ganzoo.errors import GanzooError
 from ganzoo.spec.config import TrainConfig
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 KINDS = ("quality", "modes", "speed")
 #: TrainConfig fields that never change a run's math (when to log, checkpoint or sample; where files go)
@@ -49,7 +52,7 @@ OWNED = ("out", "eval_every", "eval_samples", "checkpoint_every")
 #: the evaluation protocol's keys and defaults per kind (quality = benchmarks/quality.py's, modes = PacGAN's)
 EVALUATE = {
     "quality": {"samples": 2000, "every": 0, "feature_extractor": "classifier", "noise_seed": 1_000_003,
-                "kid_seed": 0, "floor": True, "floor_seed": 0},
+                "kid_seed": 0, "floor": True, "floor_seed": 0, "reference": None, "max_real": None},
     "modes": {"samples": 2500, "every": 0, "noise_seed": 1_000_003},
     "speed": {"rounds": 5, "steps": 5, "warmup": 5, "batch_size": 64, "shape": [3, 32, 32], "compile": "off",
               "memory": "off", "precisions": None},

@@ -162,12 +162,13 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
         results.rewrite([{HEADER: run, "commands": job.get("commands", [])}, *kept])
         dataset = trainer.dataset
         extractor = protocol.extractor_for(dataset, ev["feature_extractor"]) if job["kind"] == "quality" else None
+        real = protocol.reference_images(dataset, ev) if job["kind"] == "quality" else None
         clock = {"offset": kept[-1]["train_seconds"] if kept else 0.0, "eval": 0.0, "start": time.perf_counter()}
 
         def measure(step: int) -> None:
             t0 = time.perf_counter()
             if job["kind"] == "quality":
-                metrics = protocol.measure_quality(run_dir, dataset, extractor, ev, int(run["seed"]))
+                metrics = protocol.measure_quality(run_dir, dataset, extractor, ev, int(run["seed"]), real=real)
             else:
                 metrics = protocol.measure_modes(run_dir, dataset, ev, int(run["seed"]))
             seconds = time.perf_counter() - t0

@@ -171,7 +171,8 @@ def run_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
         how = ": ".join(v for v in (e.get("feature_extractor"), e.get("feature_extractor_info")) if v)
         how = f"{e.get('num_samples', '?')} samples" + (f", {how}" if how else "") if e else "not evaluated"
         rows.append([r["path"].name, c.get("model", "?"), c.get("dataset", {}).get("name", "?"),
-                     str(c.get("train", {}).get("steps", "?")), str(c.get("precision", "?")),
+                     str(c.get("spec", {}).get("steps", c.get("train", {}).get("steps", "?"))),
+                     str(c.get("precision", "?")),
                      *[_fmt(e.get(k), k) for k in keys], how])
     return header, rows
 

@@ -48,7 +48,7 @@ def _build_v01(saved: dict[str, Any], registry: Optional[Registry] = None) -> GA
     try:
         train = saved["train"]
         shape = tuple(int(s) for s in saved["dataset"]["shape"])
-        latent_dim = int(saved.get("hyperparameters", {}).get("latent_dim") or train["latent_dim"])
+        latent_dim = int(saved.get("hyperparameters", {}).get("latent_dim") or train["latent_dim"])  # 0.1 files
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"config.json lacks {exc} needed to rebuild the networks; it was not written by "
                               f"`ganzoo run`") from None

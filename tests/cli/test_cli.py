@@ -21,8 +21,11 @@ def test_run_writes_the_run_folder(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "ganzoo run vanilla" in captured.out and "img/s" in captured.out, "a summary table is printed"
     config = json.loads((out / "config.json").read_text())
-    assert config["train"]["model"] == "vanilla" and config["train"]["steps"] == 40
-    assert config["train"]["batch_size"] == 64 and config["hyperparameters"]["lr_g"] == 2e-4
+    assert config["train"]["model"] == "vanilla" and config["spec"]["steps"] == 40
+    assert config["spec"]["batch_size"] == 64 and config["spec"]["optimizer_g"]["options"]["lr"] == 2e-4
+    # each value once: the numbers the spec resolves are not repeated in "train", and nothing derived is stored
+    assert not {"steps", "batch_size", "lr", "lr_g", "lr_d", "latent_dim"} & set(config["train"])
+    assert "hyperparameters" not in config
     assert config["components"] == {"generator": "mlp", "discriminator": "mlp", "loss": "ns"}
     assert config["plugins"]["ganzoo"] == "0.1.0" and config["precision"] in ("bf16", "fp32")
     records = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
@@ -129,7 +132,7 @@ def test_new_settings_reach_the_run_and_its_summary(tmp_path, capsys):
     config = json.loads((out / "config.json").read_text())
     train = config["train"]
     assert (train["data_mode"], train["mirror"], train["logger"]) == ("stream", True, "jsonl")
-    assert train["regularizers"] == ["r1:gamma=1", "r2:gamma=1"] and config["hyperparameters"]["lr_g"] == 0.001
+    assert train["regularizers"] == ["r1:gamma=1", "r2:gamma=1"] and config["spec"]["optimizer_g"]["options"]["lr"] == 0.001
     assert config["dataset"]["mode"] == "stream" and config["dataset"]["mirror"] is True
     printed = capsys.readouterr().out
     assert "uint8, stream from" in printed and "x-flips" in printed

@@ -87,8 +87,8 @@ def test_hook_register_models(tmp_path):
     get_registry().add_plugin(plugin(register_models=register_models), name="m")
     result = ganzoo.train(model="fast-vanilla", out=str(tmp_path), device="cpu")
     config = json.loads((tmp_path / "config.json").read_text())
-    assert result.step == 4 and config["hyperparameters"]["latent_dim"] == 7
-    assert (config["hyperparameters"]["lr_g"], config["hyperparameters"]["lr_d"]) == (1e-3, 5e-4)
+    assert result.step == 4 and config["spec"]["latent_dim"] == 7 and "hyperparameters" not in config
+    assert (result.hyperparameters["lr_g"], result.hyperparameters["lr_d"]) == (1e-3, 5e-4)
 
 
 def test_hook_register_datasets(tmp_path):

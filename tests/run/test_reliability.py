@@ -53,7 +53,7 @@ def test_resume_from_the_command_line(tmp_path, capsys):
     assert main(["run", "vanilla", "--steps", "6", "--out", str(out), "--quiet"]) == 0
     assert main(["run", "--resume", str(out), "--steps", "10", "--quiet"]) == 0
     assert torch.load(out / "checkpoint.pt", weights_only=True)["step"] == 10
-    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 10
+    assert json.loads((out / "config.json").read_text())["spec"]["steps"] == 10
     assert main(["run", "--resume", str(out), "--quiet"]) == 2
     assert "already at step 10" in capsys.readouterr().err
     assert main(["run", "--resume", str(out), "--lr", "0.1"]) == 2

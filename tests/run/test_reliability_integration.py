@@ -229,7 +229,7 @@ def test_a_hand_edited_learning_rate_in_the_spec_is_applied_on_resume(tmp_path):
     assert state["opt_d"]["param_groups"][0]["lr"] == config["spec"]["optimizer_d"]["options"]["lr"]
     assert state["opt_g"]["state"], "the optimiser's moments were kept"
     saved = json.loads((out / "config.json").read_text())
-    assert saved["spec"]["optimizer_g"]["options"]["lr"] == 3e-3 and saved["hyperparameters"]["lr_g"] == 3e-3
+    assert saved["spec"]["optimizer_g"]["options"]["lr"] == 3e-3 and "hyperparameters" not in saved
 
 
 @pytest.mark.parametrize("edit,phrase", [
@@ -275,7 +275,7 @@ def check_consistent(run, crashed: bool):
     """config, checkpoint and metrics agree: every logged step up to the checkpoint exactly once."""
     folder = RunFolder(run)
     config = folder.read_config()
-    assert config["train"]["steps"] == config["spec"]["steps"]
+    assert "steps" not in config["train"] and config["spec"]["steps"] > 0  # stored once, in the spec
     if not folder.has_checkpoint():
         return
     step = load_checkpoint(folder.checkpoint)["step"]

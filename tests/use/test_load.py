@@ -90,7 +90,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, vanilla_ru
     run = tmp_path / "mismatch"
     run.mkdir()
     config = json.loads((vanilla_run / "config.json").read_text())
-    config["train"]["latent_dim"] = config["hyperparameters"]["latent_dim"] = config["spec"]["latent_dim"] = 32
+    config["spec"]["latent_dim"] = 32
     (run / "config.json").write_text(json.dumps(config))
     (run / "checkpoint.pt").write_bytes((vanilla_run / "checkpoint.pt").read_bytes())
     with pytest.raises(CheckpointError, match="does not fit"):
@@ -109,7 +109,9 @@ def test_a_v01_folder_without_a_spec_still_loads(tmp_path, vanilla_run):
     run = tmp_path / "old"
     run.mkdir()
     config = json.loads((vanilla_run / "config.json").read_text())
-    del config["spec"]
+    spec = config.pop("spec")  # what 0.1 wrote instead: the numbers in "train" and "hyperparameters"
+    config["train"]["latent_dim"] = spec["latent_dim"]
+    config["hyperparameters"] = {"latent_dim": spec["latent_dim"]}
     (run / "config.json").write_text(json.dumps(config))
     (run / "checkpoint.pt").write_bytes((vanilla_run / "checkpoint.pt").read_bytes())
     old, new = ganzoo.load(run), ganzoo.load(vanilla_run)
