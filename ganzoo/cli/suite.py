@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from rich.console import Console
 from rich.live import Live
@@ -92,14 +92,34 @@ def _cores() -> int:
 
 def _status_table(rows: list[dict[str, Any]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("run", "dataset", "seed", "status", "step", "measured at", "reason"):
+    for column in ("run", "dataset", "seed", "status", "step", "last measured", "reason"):
         table.add_column(column)
     for r in rows:
-        table.add_row(escape(r["group"]), escape(r["dataset"]), str(r["seed"]), r["status"],
-                      "-" if r["step"] is None else str(r["step"]),
-                      "-" if r["measured"] is None else str(r["measured"]),
-                      escape(r["failed"] or ""))
+        step = "-" if r["step"] is None else f"{r['step']}" + (f"/{r['total']}" if r.get("total") else "")
+        measured = "-" if r["measured"] is None else f"{r['metric'] or ''} at {r['measured']}"
+        table.add_row(escape(r["group"]), escape(r["dataset"]), str(r["seed"]), r["status"], step,
+                      escape(measured), escape(r["failed"] or ""))
     return table
+
+
+def eta_seconds(rows: list[dict[str, Any]], workers: int) -> Optional[float]:
+    """Seconds left: each started run's remaining steps at its measured rate, each queued run at the mean time of
+    the finished ones (or of the started ones' projections), over the workers."""
+    left, per_run = 0.0, []
+    for r in rows:
+        if r["status"] == "done" and r.get("seconds"):
+            per_run.append(float(r["seconds"]))
+    for r in rows:
+        if r["status"] == "started" and r.get("steps_per_second") and r.get("total"):
+            remaining = (r["total"] - (r["step"] or 0)) / r["steps_per_second"]
+            left += remaining
+            if not per_run:
+                per_run.append(r["total"] / r["steps_per_second"])
+    queued = sum(1 for r in rows if r["status"] == "queued")
+    if queued and not per_run:
+        return None
+    left += queued * (sum(per_run) / len(per_run) if per_run else 0.0)
+    return left / max(1, workers)
 
 
 def _counts(rows: list[dict[str, Any]]) -> str:
@@ -148,8 +168,10 @@ def _run(args, console: Console, err: Console) -> int:
         except Exception:
             return
         elapsed = time.perf_counter() - started
+        eta = eta_seconds(rows, args.workers or _cores())
         live.update(_status_table([r for r in rows if r["status"] in ("started",) or r["id"] in running],
-                                  f"{escape(suite.name)}: {_counts(rows)}; {_duration(elapsed)} elapsed"))
+                                  f"{escape(suite.name)}: {_counts(rows)}; {_duration(elapsed)} elapsed"
+                                  + (f", about {_duration(eta)} left" if eta is not None else "")))
 
     try:
         before.update(r["id"] for r in suite_status(folder) if r["status"] in ("done", "failed"))

@@ -97,7 +97,8 @@ def check_folder(folder: SuiteFolder, suite: Suite) -> None:
         raise GanzooError(f"--out {folder.path} is a file; pass a folder")
     saved = folder.saved()
     if saved is None:
-        if folder.path.is_dir() and any(p.name not in ("runs", "results") for p in folder.path.iterdir()):
+        if folder.path.is_dir() and any(p.name not in ("runs", "results") and not p.name.startswith(".")
+                                         for p in folder.path.iterdir()):
             raise GanzooError(f"{folder.path} is not empty and holds no suite; pass a new or empty --out folder")
         return
     if saved.get("name") != suite.name:
@@ -217,28 +218,56 @@ def suite_status(folder: SuiteFolder) -> list[dict[str, Any]]:
         lines = folder.lines(run)
         measured = [x["step"] for x in lines if "step" in x and "metrics" in x]
         failed = next((x["failed"] for x in lines if "failed" in x), None)
+        last = next((x for x in reversed(lines) if "metrics" in x), None)
+        done = next((x for x in lines if "done" in x), None)
+        step, rate = _progress(folder.run_dir(run))
         rows.append({"group": run.group, "dataset": run.dataset, "seed": run.seed, "id": run.run_id,
-                     "status": status_of(lines), "step": _last_step(folder.run_dir(run)),
-                     "measured": measured[-1] if measured else None, "failed": failed})
+                     "status": status_of(lines), "step": step, "total": _total_steps(folder.run_dir(run)),
+                     "steps_per_second": rate, "measured": measured[-1] if measured else None,
+                     "metric": _headline(last["metrics"]) if last else None,
+                     "seconds": (done or {}).get("train_seconds"), "failed": failed})
     return rows
 
 
-def _last_step(run_dir: Path) -> Optional[int]:
-    """The last logged step of a run folder (the tail of metrics.jsonl), without reading the whole file."""
+def _headline(metrics: dict[str, Any]) -> Optional[str]:
+    """The one number a live view shows: FID (quality) or the raw high-quality share (modes)."""
+    if "fid" in metrics:
+        return f"FID {metrics['fid']:.4g}"
+    raw = metrics.get("raw") or {}
+    if "high_quality_fraction" in raw:
+        return f"HQ {100 * raw['high_quality_fraction']:.1f}%, {raw.get('modes_captured')} modes"
+    return None
+
+
+def _total_steps(run_dir: Path) -> Optional[int]:
+    try:
+        return int(json.loads((run_dir / "config.json").read_text())["spec"]["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _progress(run_dir: Path) -> tuple[Optional[int], Optional[float]]:
+    """The last logged step of a run folder and its recent steps per second (from the tail of metrics.jsonl)."""
     path = run_dir / "metrics.jsonl"
     try:
         with open(path, "rb") as f:
             f.seek(0, 2)
-            f.seek(max(0, f.tell() - 4096))
+            f.seek(max(0, f.tell() - 8192))
             tail = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
-        return None
-    for line in reversed(tail):
+        return None, None
+    points = []
+    for line in tail:
         try:
-            return int(json.loads(line)["step"])
+            record = json.loads(line)
+            if "time" in record:
+                points.append((int(record["step"]), float(record["time"])))
         except (ValueError, KeyError, TypeError):
             continue
-    return None
+    if not points:
+        return None, None
+    (s0, t0), (s1, t1) = points[max(0, len(points) - 5)], points[-1]
+    return s1, ((s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else None)
 
 
 def default_command() -> str:
