@@ -77,7 +77,7 @@ def time_measurement(suite: Suite, trainer: Any) -> float:
             extractor = protocol.extractor_for(trainer.dataset, ev["feature_extractor"])
             t0 = time.perf_counter()  # the extractor is built once per worker; its training is cached
             fake = trainer.sample(int(ev["samples"]), generator=torch.Generator().manual_seed(0))
-            image_metrics(trainer.dataset.float_data(), fake, extractor, seed=0)
+            image_metrics(protocol.reference_images(trainer.dataset, ev), fake, extractor, seed=0)
             protocol.predict(extractor, fake)
             return (time.perf_counter() - t0) + 2 * 0.2  # + loading the checkpoint, twice for modes
         fake = trainer.sample(int(ev["samples"]), generator=torch.Generator().manual_seed(0))
