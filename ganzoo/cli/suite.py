@@ -75,13 +75,19 @@ def _show(args, console: Console, err: Console) -> int:
     for run in suite.runs:
         settings = ", ".join(f"{k}={v}" for k, v in run.settings.items() if k not in ("model", "dataset", "seed"))
         table.add_row(escape(run.group), escape(run.dataset), str(run.seed), run.run_id, escape(settings),
-                      *((_duration(cost["seconds"][run.run_id]),) if cost else ()))
+                      *((_estimated(cost, run.run_id),) if cost else ()))
     console.print(table)
     if cost:
         console.print(f"estimated wall time {_duration(cost['wall_seconds'])} on {cost['workers']} worker(s) "
                       f"({_duration(cost['core_seconds'])} of core time; worker start-up "
                       f"{cost['startup_seconds']:.1f} s)", highlight=False, markup=False)
     return 0
+
+
+def _estimated(cost: dict[str, Any], run_id: str) -> str:
+    if run_id in cost["seconds"]:
+        return _duration(cost["seconds"][run_id])
+    return f"cannot run: {escape(cost['problems'].get(run_id, '?'))}"
 
 
 def _cores() -> int:

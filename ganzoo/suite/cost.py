@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from ganzoo.errors import GanzooError
 from ganzoo.suite.spec import NOT_MATH, Suite, SuiteRun
 from ganzoo.suite.worker import is_eval_point
 
@@ -95,11 +96,20 @@ def estimate(suite: Suite, workers: int, timed_steps: int = 5, runs: list[SuiteR
     per_setting: dict[tuple, dict[str, float]] = {}
     per_dataset: dict[str, float] = {}
     seconds: dict[str, float] = {}
+    failed: dict[tuple, str] = {}
+    problems: dict[str, str] = {}
     for run in runs:
         key = _speed_key(run)
+        if key in failed:
+            problems[run.run_id] = failed[key]
+            continue
         if key not in per_setting:
             say(f"timing {run.group} on {run.dataset}")
-            timing = time_setting(run, max(1, timed_steps))
+            try:
+                timing = time_setting(run, max(1, timed_steps))
+            except GanzooError as exc:  # a run that cannot be built is said, and the others still estimated
+                failed[key] = problems[run.run_id] = str(exc).splitlines()[0]
+                continue
             if run.dataset not in per_dataset and suite.kind != "speed":
                 per_dataset[run.dataset] = time_measurement(suite, timing["trainer"])
             timing.pop("trainer")
@@ -120,7 +130,7 @@ def estimate(suite: Suite, workers: int, timed_steps: int = 5, runs: list[SuiteR
     heapq.heapify(finish)
     for s in sorted(seconds.values(), reverse=True):  # longest first, each to the worker that frees up first
         heapq.heappush(finish, heapq.heappop(finish) + s)
-    return {"seconds": seconds, "wall_seconds": max(finish) if seconds else 0.0,
+    return {"seconds": seconds, "problems": problems, "wall_seconds": max(finish) if seconds else 0.0,
             "core_seconds": sum(seconds.values()), "workers": workers, "startup_seconds": start,
             "step_seconds": {" ".join(f"{k}={v}" for k, v in key if k in ("model", "dataset")): t["step"]
                              for key, t in per_setting.items()}}

@@ -233,3 +233,14 @@ precisions = ["fp32"]
     settings = [r["setting"] for r in bench["results"]]
     assert "eager-fp32-reference" in settings and any(s.startswith("fp32") for s in settings)
     assert "| vanilla | fp32" in (out / "table.md").read_text()
+
+
+def test_suite_show_says_which_runs_cannot_be_built_and_estimates_the_rest(shared_cache, tmp_path):
+    text = TINY.replace('models = ["vanilla"]', 'models = ["vanilla", "sngan"]').replace(
+        'batch_size = 32', 'batch_size = 32\nimage_size = 12')  # SNGAN's networks need a multiple of 8
+    file = write_suite(tmp_path / "s.toml", text.replace("seeds = 2", "seeds = 1"))
+    result = run_cli("suite", "show", file, "--timed-steps", "1", "--json", cache=shared_cache)
+    assert result.returncode == 0, result.stderr
+    est = json.loads(result.stdout)["estimate"]
+    runs = {r["model"]: r["id"] for r in json.loads(result.stdout)["suite"]["runs"]}
+    assert runs["vanilla"] in est["seconds"] and "multiple of 8" in est["problems"][runs["sngan"]]
