@@ -130,14 +130,13 @@ def _protocol(summary: dict) -> str:
     if summary["kind"] == "quality":
         extractors = sorted({f.get("extractor", "") for f in summary["floors"].values()}) or [ev.get(
             "feature_extractor")]
+        against = (f"the {ev['reference']} images" if ev.get("reference") else "every real image of the dataset") \
+            + (f" (at most {ev['max_real']}, a seeded draw)" if ev.get("max_real") else "")
+        when = f"; measured every {ev['every']} steps and at the end" if ev.get("every") else ""
         return (f"Protocol: {ev['samples']} samples from the final generator (EMA when the recipe keeps one), latents "
-                f"seeded with {ev['noise_seed']} + the run's seed (conditional runs: balanced labels), against every "
-                f"real image of the dataset; features: {'; '.join(map(str, extractors))}; KID subsets seeded with "
-                f"{ev['kid_seed']}; measured every {ev['every']} steps and at the end" if ev.get("every") else
-                f"Protocol: {ev['samples']} samples from the final generator (EMA when the recipe keeps one), latents "
-                f"seeded with {ev['noise_seed']} + the run's seed (conditional runs: balanced labels), against every "
-                f"real image of the dataset; features: {'; '.join(map(str, extractors))}; KID subsets seeded with "
-                f"{ev['kid_seed']}.")
+                f"seeded with {ev['noise_seed']} + the run's seed (conditional runs: balanced labels), against "
+                f"{against}; features: {'; '.join(map(str, extractors))}; KID subsets seeded with {ev['kid_seed']}; "
+                f"the floor is the same metrics between two disjoint random halves of those real images{when}.")
     if summary["kind"] == "modes":
         return (f"Protocol (PacGAN, Lin et al. 2018): {ev['samples']} points from the generator, latents seeded with "
                 f"{ev['noise_seed']} + the run's seed; high quality = within 3 std of the nearest centre; a mode is "
