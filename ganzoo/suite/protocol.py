@@ -91,8 +91,7 @@ def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict
 def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[str, Any]:
     """The metrics between two disjoint random halves of the data: what a perfect generator could reach at this
     sample size (FID and KID are biased upward at small n, so the floor is itself above 0)."""
-    real = reference_images(dataset, evaluation) if evaluation.get("reference") or evaluation.get("max_real") \
-        else dataset.float_data()
+    real = reference_images(dataset, evaluation)
     order = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
     half = real.shape[0] // 2
     a, b = real[order[:half]], real[order[half: 2 * half]]

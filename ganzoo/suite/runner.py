@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,8 +107,7 @@ def check_folder(folder: SuiteFolder, suite: Suite) -> None:
         old = before.get((run.model, run.label, run.dataset, run.seed))
         if old is None or old["id"] == run.run_id:
             continue
-        lines = read_results(folder.results / f"{run.model}-{run.dataset}-seed{run.seed}-{old['id']}.jsonl")
-        if status_of(lines) != "queued":
+        if folder.status(SuiteRun.from_dict(old)) != "queued":
             raise GanzooError(
                 f"the suite changed for a run already made in {folder.path}: {run.group} on {run.dataset} seed "
                 f"{run.seed}: {_difference(old, run)}; use a new --out, or restore the suite")
@@ -214,7 +212,7 @@ def suite_status(folder: SuiteFolder) -> list[dict[str, Any]]:
                           f"{folder.path}` first")
     rows = []
     for r in saved["runs"]:
-        run = SuiteRun(r["model"], r["dataset"], r["seed"], r["label"], r["settings"], r["evaluation"], r["id"])
+        run = SuiteRun.from_dict(r)
         lines = folder.lines(run)
         measured = [x["step"] for x in lines if "step" in x and "metrics" in x]
         failed = next((x["failed"] for x in lines if "failed" in x), None)
@@ -268,7 +266,3 @@ def _progress(run_dir: Path) -> tuple[Optional[int], Optional[float]]:
         return None, None
     (s0, t0), (s1, t1) = points[max(0, len(points) - 5)], points[-1]
     return s1, ((s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else None)
-
-
-def default_command() -> str:
-    return " ".join(["ganzoo", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("ganzoo") else ""

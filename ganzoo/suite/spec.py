@@ -90,6 +90,11 @@ class SuiteRun:
         return {"id": self.run_id, "model": self.model, "dataset": self.dataset, "seed": self.seed,
                 "label": self.label, "settings": self.settings, "evaluation": self.evaluation}
 
+    @classmethod
+    def from_dict(cls, r: dict[str, Any]) -> SuiteRun:
+        """A run as suite.json describes it (`describe`'s output)."""
+        return cls(r["model"], r["dataset"], r["seed"], r["label"], r["settings"], r["evaluation"], r["id"])
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -118,6 +123,15 @@ def run_id(settings: dict[str, Any], evaluation: dict[str, Any]) -> str:
 
 def _problem(where: str, message: str) -> GanzooError:
     return GanzooError(f"suite {where}: {message}")
+
+
+def _check_table(value: Any, allowed: tuple[str, ...], where: str, what: str) -> None:
+    """`value` is a TOML table whose keys are all in `allowed` (else a one-line error naming the stray key)."""
+    if not isinstance(value, dict):
+        raise _problem(where, f"{what} is a TOML table")
+    for key in value:
+        if key not in allowed:
+            raise _problem(where, f"unknown key {key!r}; {what} has {', '.join(allowed)}")
 
 
 def _seeds(value: Any, where: str) -> list[int]:
@@ -163,12 +177,8 @@ def _grid(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 def expand(data: dict[str, Any], *, models: Optional[list[str]] = None, source: str = "") -> Suite:
     """A parsed suite file into its frozen Suite; `models` is the registered model list (for ``models = "*"``)."""
-    where = repr(data.get("name") or source or "?")
-    if not isinstance(data, dict):
-        raise _problem(where, "a suite is a TOML table")
-    for key in data:
-        if key not in TOP_KEYS:
-            raise _problem(where, f"unknown key {key!r}; a suite has {', '.join(TOP_KEYS)}")
+    where = repr((data.get("name") if isinstance(data, dict) else None) or source or "?")
+    _check_table(data, TOP_KEYS, where, "a suite")
     name = data.get("name")
     if not isinstance(name, str) or not name or any(c in name for c in "/\\: "):
         raise _problem(where, "needs a `name` (letters, digits, - and _)")
@@ -193,11 +203,7 @@ def expand(data: dict[str, Any], *, models: Optional[list[str]] = None, source: 
     runs: list[SuiteRun] = []
     for i, group in enumerate(groups):
         gwhere = f"{where} [[runs]] #{i + 1}"
-        if not isinstance(group, dict):
-            raise _problem(gwhere, "a [[runs]] group is a table")
-        for key in group:
-            if key not in GROUP_KEYS:
-                raise _problem(gwhere, f"unknown key {key!r}; a group has {', '.join(GROUP_KEYS)}")
+        _check_table(group, GROUP_KEYS, gwhere, "a [[runs]] group")
         chosen = group.get("models")
         if chosen == "*":
             chosen = list(models or [])

@@ -58,8 +58,7 @@ def _git_commit() -> str:
 
 
 def _runs(saved: dict) -> list[SuiteRun]:
-    return [SuiteRun(r["model"], r["dataset"], r["seed"], r["label"], r["settings"], r["evaluation"], r["id"])
-            for r in saved["runs"]]
+    return [SuiteRun.from_dict(r) for r in saved["runs"]]
 
 
 def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict[str, Any]:

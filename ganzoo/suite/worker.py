@@ -187,10 +187,9 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
         if at < total:
             trainer.events.subscribe(on_event)
             trainer.fit()
-        last = [r for r in read_results(results.path) if "step" in r][-1]
-        results.append({DONE: True, "step": total, "train_seconds": last["train_seconds"],
-                        "eval_seconds": round(sum(r.get("eval_seconds", 0) for r in read_results(results.path)
-                                                  if "step" in r), 3)})
+        measured = [r for r in read_results(results.path) if "step" in r]
+        results.append({DONE: True, "step": total, "train_seconds": measured[-1]["train_seconds"],
+                        "eval_seconds": round(sum(r.get("eval_seconds", 0) for r in measured), 3)})
     finally:
         trainer.close()
 
