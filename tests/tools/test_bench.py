@@ -255,17 +255,34 @@ def _timed(fn, time):
     return time.perf_counter() - t0
 
 
-def test_rss_peak_resets_so_each_setting_reports_only_its_own_peak():
-    before = bench_module.reset_rss_peak()
-    if before is None:
-        pytest.skip("this OS cannot reset a process's peak RSS (/proc/self/clear_refs)")
+_RSS_CHILD = """
+import json, torch
+import ganzoo.tools.bench as b
+before = b.reset_rss_peak()
+if before is None:
+    print(json.dumps(None))
+else:
     x = torch.ones(40_000_000)  # 160 MB
     x.add_(1)
     del x
-    grown = bench_module.status_mb("VmHWM") - before
-    assert grown > 120
-    now = bench_module.reset_rss_peak()
-    assert bench_module.status_mb("VmHWM") - now < 20, "after a reset the old peak no longer counts"
+    grown = b.status_mb("VmHWM") - before
+    now = b.reset_rss_peak()
+    print(json.dumps([grown, b.status_mb("VmHWM") - now]))
+"""
+
+
+def test_rss_peak_resets_so_each_setting_reports_only_its_own_peak():
+    # In a fresh process, as measure_memory runs each setting: a long-lived process (this pytest run) may hold freed
+    # pages that a new tensor reuses without raising the peak.
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _RSS_CHILD], capture_output=True, text=True, timeout=120, check=True)
+    measured = json.loads(out.stdout.strip().splitlines()[-1])
+    if measured is None:
+        pytest.skip("this OS cannot reset a process's peak RSS (/proc/self/clear_refs)")
+    grown, after_reset = measured
+    assert grown > 120, measured
+    assert after_reset < 20, "after a reset the old peak no longer counts"
 
 
 @pytest.mark.slow
