@@ -17,6 +17,7 @@ Contract v2 kinds have their own checks: ``check_regularizer``, ``check_augmenta
 
 from __future__ import annotations
 
+import contextlib
 import io
 import tempfile
 from typing import Any, Optional
@@ -33,7 +34,7 @@ from ganzoo.contract.extensions import (
     StepContext,
     split_output,
 )
-from ganzoo.contract.types import Loss, Recipe, loss_calls
+from ganzoo.contract.types import Loss, Recipe, draw_latent, loss_calls
 from ganzoo.engine.assemble import build
 from ganzoo.engine.precision import autograd_input_grad
 from ganzoo.registry import Registry, call_factory, get_registry
@@ -244,12 +245,15 @@ def check_model(name: str, dataset: str = "digits", steps: int = 3, *, registry:
 def step_context(real: torch.Tensor, fake: torch.Tensor, D: Optional[Any] = None, *, phase: str = "D",
                  real_labels: Optional[torch.Tensor] = None, fake_labels: Optional[torch.Tensor] = None,
                  z: Optional[torch.Tensor] = None, step: int = 1, total_steps: int = 1,
-                 num_classes: Optional[int] = None, seed: int = 0) -> StepContext:
+                 num_classes: Optional[int] = None, seed: int = 0, generator: Optional[nn.Module] = None,
+                 latent_dim: Optional[int] = None) -> StepContext:
     """A StepContext for unit-testing a loss, regulariser or augmentation without a trainer, as the trainer builds
     one in fp32: with a critic `D`, ``real``/``fake`` are copies that require gradients, their scores are D's
     float32 ``(N,)`` outputs with the graph kept, ``ctx.D``/``ctx.D_with_aux`` call `D`, and
     ``ctx.input_grad(scores, x)`` is d(sum scores)/dx with its graph (so a penalty on it can be differentiated
-    again); ``ctx.rand`` draws from a generator seeded with `seed`. Without `D` the scores are None."""
+    again); ``ctx.rand`` draws from a generator seeded with `seed`. Without `D` the scores are None. A `generator`
+    (G's module) is ``ctx.generator``; ``ctx.draw_z(n)`` then draws its latents (`latent_dim`, or the size G's
+    own ``sample_latent`` gives) from the same seeded generator; ``ctx.autocast()`` is a no-op (fp32)."""
     if phase not in PHASES:
         raise ValueError(f"phase must be 'D' or 'G', got {phase!r}")
     real = real.detach().clone().requires_grad_(True)
@@ -270,7 +274,8 @@ def step_context(real: torch.Tensor, fake: torch.Tensor, D: Optional[Any] = None
         fake_scores=fake_scores, real_labels=real_labels, fake_labels=fake_labels, real_aux=real_aux,
         fake_aux=fake_aux, z=z, num_classes=num_classes, D=lambda x, labels=None: call(x, labels)[0],
         D_with_aux=call, input_grad=lambda scores, x: autograd_input_grad(scores.float().sum(), x).float(),
-        rand=lambda n, *shape: torch.rand((n, *shape), generator=noise))
+        rand=lambda n, *shape: torch.rand((n, *shape), generator=noise), generator=generator,
+        draw_z=lambda n: draw_latent(generator, n, latent_dim or 0, noise, "cpu"), autocast=contextlib.nullcontext)
 
 
 # -- contract v2 kinds -------------------------------------------------------------------------------------------------

@@ -38,6 +38,11 @@ class StepContext:
     for n samples from the trainer's checkpointed generator, sliced from the global batch under torchrun (so
     N processes draw what one would). ``state`` is a per-run dict where plugins may
     keep tensors between steps (not checkpointed; keep durable state in a plugin's own ``state_dict``).
+
+    For regularisers that need the generator itself (StyleGAN2's path length, BigGAN's orthogonal regularisation):
+    ``generator`` is G's module (unwrapped: its own methods, e.g. a mapping network, are reachable; gradients of a
+    pass through it reach G's optimiser like the main pass's), ``draw_z(n)`` draws n fresh latents from the
+    trainer's checkpointed noise, and ``autocast()`` is the run's autocast context for such a pass.
     """
 
     step: int
@@ -58,6 +63,9 @@ class StepContext:
     input_grad: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = field(default=None, repr=False)  # type: ignore[assignment]
     rand: Callable[..., torch.Tensor] = field(default=None, repr=False)  # type: ignore[assignment]
     state: dict = field(default_factory=dict, repr=False)
+    generator: Optional[nn.Module] = field(default=None, repr=False)
+    draw_z: Callable[[int], torch.Tensor] = field(default=None, repr=False)  # type: ignore[assignment]
+    autocast: Callable[[], Any] = field(default=None, repr=False)  # type: ignore[assignment]
 
 
 class Regularizer:

@@ -225,7 +225,7 @@ class AdversarialUpdate:
             D=lambda x, labels=None: self.call_D(D, x, labels)[0],
             D_with_aux=lambda x, labels=None: self.call_D(D, x, labels),
             input_grad=lambda scores, x: scaled_input_grad(scaler, scores, x, self.input_grad_fn),
-            rand=self.rand,
+            rand=self.rand, generator=self.gan.generator, draw_z=self.draw_z, autocast=self.precision.autocast,
         )
 
     # -- the step ----------------------------------------------------------------------------------------------------
@@ -477,7 +477,16 @@ class AdversarialUpdate:
             "scaler_d": self.scaler_d.state_dict(),
             "augment": self.augment.state_dict() if self.augment is not None else None,
             "noise": self.noise.get_state(),
+            **({"regularizers": states} if (states := self._regularizer_states()) else {}),
         }
+
+    def _stateful_regularizers(self) -> dict[str, Any]:
+        return {name: reg for name, reg, _ in self.ext.regularizers if callable(getattr(reg, "state_dict", None))}
+
+    def _regularizer_states(self) -> dict[str, Any]:
+        """Each stateful regulariser's state_dict (LeCam's anchors, the path-length mean), cloned so a snapshot
+        or a checkpoint never aliases the live tensors."""
+        return {name: _host_copy(reg.state_dict()) for name, reg in self._stateful_regularizers().items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore everything; learning rates and betas then come from the spec (a hand edit of config.json is
@@ -502,6 +511,11 @@ class AdversarialUpdate:
                 raise KeyError("augment")
             self.augment.load_state_dict(state["augment"])
         self.noise.set_state(state["noise"])
+        saved = state.get("regularizers", {})
+        for name, reg in self._stateful_regularizers().items():
+            if name not in saved:
+                raise KeyError(f"regularizers/{name}")
+            reg.load_state_dict(saved[name])
 
     def sample_net(self) -> nn.Module:
         """The generator samples come from: the EMA copy when there is one."""
