@@ -30,7 +30,7 @@ from ganzoo.run.events import EventStream, LoggerSubscriber, NoticeSubscriber, s
 from ganzoo.run.loggers import LoggerSet, build_loggers, picture_tensor
 from ganzoo.run.state import restore_run_state, run_state
 from ganzoo.spec.config import TrainConfig
-from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
+from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe, with_component_options
 from ganzoo.spec.runspec import RunSpec
 from ganzoo.spec.seeds import Seeds
 from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
@@ -71,6 +71,9 @@ def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> R
     """A new run's config plus the registry's recipe into the frozen RunSpec (the one place defaults apply)."""
     name, recipe = resolve_recipe(config.model, generator=config.generator, discriminator=config.discriminator,
                                   loss=config.loss, registry=registry)
+    recipe = with_component_options(recipe, dataset.shape, registry, generator_options=config.generator_options,
+                                    discriminator_options=config.discriminator_options,
+                                    loss_options=config.loss_options)
     lr_g = config.lr_g or config.lr
     lr_d = config.lr_d or config.lr
     return spec_from_recipe(

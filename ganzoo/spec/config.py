@@ -14,7 +14,8 @@ from typing import Any, Optional
 from ganzoo.errors import GanzooError
 
 #: settings whose resolved values a run's RunSpec holds (config.json stores them there, once)
-RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d")
+RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d",
+                    "generator_options", "discriminator_options", "loss_options")
 
 #: the numeric precisions a run can train in (ganzoo.engine.precision makes their autocast and scaler)
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -38,6 +39,14 @@ class TrainConfig:
     generator: Optional[str] = opt(None, "use this registered generator instead of the recipe's")
     discriminator: Optional[str] = opt(None, "use this registered discriminator instead of the recipe's")
     loss: Optional[str] = opt(None, "use this registered loss instead of the recipe's")
+    generator_options: Optional[list] = opt(None, "set a generator option over the recipe's, key=value[,...] "
+                                                  "(repeatable), e.g. channel_max=512", flag="--generator-option",
+                                            kind="list", repeat=True)
+    discriminator_options: Optional[list] = opt(None, "set a discriminator option over the recipe's, key=value[,...] "
+                                                      "(repeatable)", flag="--discriminator-option", kind="list",
+                                                repeat=True)
+    loss_options: Optional[list] = opt(None, "set a loss option over the recipe's, key=value[,...] (repeatable), "
+                                             "e.g. codes=01", flag="--loss-option", kind="list", repeat=True)
     dataset: str = opt("digits", "a registered dataset, a folder of images, a `ganzoo prepare` cache, or folder:PATH "
                                  "(default: digits)")
     data_dir: Optional[str] = opt(None, "where dataset files are or are downloaded to (default ~/.cache/ganzoo/NAME)")
@@ -113,7 +122,8 @@ class TrainConfig:
                     raise GanzooError(f"{flag} must be true or false, got {value!r}")
             elif kind == "list":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise GanzooError(f"{flag} takes NAME[:key=value,...] strings, got {value!r}")
+                    what = "key=value[,...]" if f.name.endswith("_options") else "NAME[:key=value,...]"
+                    raise GanzooError(f"{flag} takes {what} strings, got {value!r}")
             elif not isinstance(value, str):
                 raise GanzooError(f"{flag} must be a string, got {value!r}")
             choices = f.metadata.get("choices")

@@ -53,6 +53,47 @@ def resolve_recipe(
     return name, replace(recipe, **changes)
 
 
+def with_component_options(recipe: Recipe, shape: tuple[int, ...], registry: Optional[Registry] = None,
+                           **given: Optional[list]) -> Recipe:
+    """The recipe with ``key=value[,...]`` strings (``--generator-option channel_max=512``) set over its
+    generator_options / discriminator_options / loss_options for data of `shape`. A key the component's factory
+    does not take is a one-line error naming the ones it does (a recipe's own options may be optional tuning that a
+    factory ignores; a user's typo must not be)."""
+    registry = registry or get_registry()
+    kinds = {"generator_options": "generator", "discriminator_options": "discriminator", "loss_options": "loss"}
+    changes = {}
+    for field_name, items in given.items():
+        if not items:
+            continue
+        flag = f"--{field_name[:-1].replace('_', '-')}"
+        parsed: dict[str, Any] = {}
+        for item in items:
+            parsed.update(parse_component(f"options:{item}", flag).options)
+        kind = kinds[field_name]
+        name = getattr(recipe, kind) if kind == "loss" else choose_component(getattr(recipe, kind), shape)
+        accepted = _accepted_options(registry.get(kind, name).obj)
+        unknown = sorted(set(parsed) - accepted) if accepted is not None else []
+        if unknown:
+            raise GanzooError(f"{flag} {', '.join(unknown)}: the {kind} {name!r} takes "
+                              f"{', '.join(sorted(accepted)) or 'no options'}")
+        changes[field_name] = {**_for_kind(getattr(recipe, field_name), data_kind(shape)), **parsed}
+    return replace(recipe, **changes) if changes else recipe
+
+
+def _accepted_options(factory: Any) -> Optional[set]:
+    """The keyword options a factory takes (None: any, it has **kwargs or no readable signature)."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return {p.name for p in params if p.kind in named and p.name not in ("self", "shape", "num_classes")}
+
+
 def _for_kind(options: Any, kind: str) -> dict:
     """Options, or options keyed by data kind ({"image": {...}, "vector": {...}})."""
     options = dict(options or {})
