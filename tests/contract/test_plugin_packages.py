@@ -34,11 +34,11 @@ def test_example_lsgan_package_installs_and_trains(tmp_path):
     pip_install_target(ROOT / "examples" / "ganzoo-lsgan", target)
     env = env_with(target, tmp_path)
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "ganzoo", "run", "lsgan", "--steps", "20", "--out", str(out),
+    proc = subprocess.run([sys.executable, "-m", "ganzoo", "run", "lsgan-mlp", "--steps", "20", "--out", str(out),
                            "--quiet"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
     config = json.loads((out / "config.json").read_text())
-    assert config["components"]["loss"] == "least-squares"
+    assert config["components"]["loss"] == "least-squares-01"
     assert config["plugins"]["ganzoo-lsgan"] == "0.1.0"
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            str(ROOT / "examples" / "ganzoo-lsgan" / "tests")], capture_output=True, text=True,

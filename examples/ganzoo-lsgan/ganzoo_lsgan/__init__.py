@@ -4,6 +4,10 @@ The discriminator regresses real samples to b = 1 and fakes to a = 0, the genera
 (the 0-1-1 coding of the paper's section 3.2.2), which penalises samples
 far from the decision boundary and gives non-vanishing gradients. The paper's networks are DCGAN-like; this example
 registers its own small MLP pair too, to show every hook.
+
+ganzoo ships LSGAN itself since 0.3 (``lsgan``, loss ``least-squares``, on DCGAN networks); registry names are
+first come, first kept, so this example registers its model and loss under names of its own (``lsgan-mlp``,
+``least-squares-01``) instead of shadowing the built-ins.
 """
 
 from __future__ import annotations
@@ -68,17 +72,17 @@ def register_discriminators(register):
 
 @ganzoo.hookimpl
 def register_losses(register):
-    register("least-squares", LeastSquaresLoss, "least-squares GAN loss, 0-1-1 coding (Mao et al. 2017)")
+    register("least-squares-01", LeastSquaresLoss, "least-squares GAN loss, 0-1-1 coding (Mao et al. 2017)")
 
 
 @ganzoo.hookimpl
 def register_models(register):
     register(
-        "lsgan",
+        "lsgan-mlp",
         ganzoo.Recipe(
             generator="lsgan-mlp",
             discriminator="lsgan-mlp",
-            loss="least-squares",
+            loss="least-squares-01",
             latent_dim=64,
             lr_g=2e-4,
             lr_d=2e-4,

@@ -10,15 +10,15 @@ def test_components_conform():
     check_generator("lsgan-mlp")
     check_generator("lsgan-mlp", shape=(2,))
     check_discriminator("lsgan-mlp")
-    check_loss("least-squares")
+    check_loss("least-squares-01")
 
 
 def test_model_trains_on_the_shared_trainer():
-    check_model("lsgan")
+    check_model("lsgan-mlp")
 
 
 def test_least_squares_values():
-    loss = ganzoo.get_registry().get("loss", "least-squares").obj()
+    loss = ganzoo.get_registry().get("loss", "least-squares-01").obj()
     real, fake = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
     assert loss.discriminator_loss(real, fake).item() == 0.5 * 0.5 + 0.5 * 2.0
     assert loss.generator_loss(fake).item() == 0.5 * 1.0
