@@ -4,7 +4,7 @@ come from are not (an import-linter contract in pyproject.toml keeps the built-i
 """
 
 from ganzoo.contract.extensions import PHASES, split_output
-from ganzoo.contract.layers import normal_init_, resolution_plan
+from ganzoo.contract.layers import SelfAttention2d, normal_init_, resolution_plan
 from ganzoo.contract.types import draw_labels, draw_latent, to_float
 from ganzoo.data.datasets import cache_dir
 from ganzoo.data.download import fetch
@@ -25,7 +25,7 @@ from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo.store.folder import RunFolder
 
 __all__ = [
-    "PHASES", "PUBLISHED_SHA256_PREFIX", "RESIZE", "WEIGHTS_URL", "WEIGHT_FILE_NAMES", "DataError",
+    "PHASES", "PUBLISHED_SHA256_PREFIX", "RESIZE", "SelfAttention2d", "WEIGHTS_URL", "WEIGHT_FILE_NAMES", "DataError",
     "ExtractorUnavailable", "FIDInceptionV3", "FeatureExtractor", "GanzooError", "Logger", "RunFolder", "as_uint8",
     "cache_dir", "cached_folder", "draw_labels", "draw_latent", "fetch", "is_number", "load_checkpoint",
     "load_fid_weights", "normal_init_", "open_prepared", "resize_images", "resolution_plan", "save_checkpoint",

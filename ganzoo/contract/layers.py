@@ -1,13 +1,16 @@
 """Network helpers that several built-in plugins need and a third-party plugin may reuse (through ganzoo.api).
 
 Pure functions of shapes and modules: how a square image size splits into a base resolution and a number of
-2x up/down-sampling stages, and the N(0, 0.02) initialisation of Radford et al. 2015.
+2x up/down-sampling stages, the N(0, 0.02) initialisation of Radford et al. 2015, and the self-attention block of
+SAGAN (Zhang et al. 2019) that SAGAN and BigGAN share.
 """
 
 from __future__ import annotations
 
 from typing import Optional
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -51,3 +54,45 @@ def normal_init_(module: nn.Module, std: float = 0.02, *, norm_weight_mean: Opti
             nn.init.normal_(m.weight, norm_weight_mean, std)
             nn.init.zeros_(m.bias)
     return module
+
+
+class SelfAttention2d(nn.Module):
+    """Self-attention over the positions of a feature map (Zhang et al. 2019, SAGAN, section 3), in the layout of
+    BigGAN-PyTorch's ``layers.Attention``: 1x1 convs f (query) and g (key) to C/8 channels, h (value) to C/2, a
+    softmax over the key positions, a 1x1 conv v from C/2 back to C, and ``gamma * o + x`` with the learnable scalar
+    gamma initialised to 0 (the block starts as the identity). ``pool=True`` max-pools keys and values 2x2, as the
+    reference code (4x fewer key positions), on maps whose height and width are both even (others are not pooled).
+    ``wrap`` is applied to each conv (e.g. ``torch.nn.utils.parametrizations.spectral_norm``); no conv has a bias.
+    Needs ``channels >= 8``."""
+
+    def __init__(self, channels: int, *, wrap=None, pool: bool = True):
+        super().__init__()
+        if channels < 8:
+            raise ValueError(f"self-attention needs at least 8 channels (queries and keys have C/8), got {channels}")
+        wrap = wrap if wrap is not None else (lambda m: m)
+        self.channels, self.pool = int(channels), bool(pool)
+        self.theta = wrap(nn.Conv2d(channels, channels // 8, 1, bias=False))  # f: queries
+        self.phi = wrap(nn.Conv2d(channels, channels // 8, 1, bias=False))    # g: keys
+        self.g = wrap(nn.Conv2d(channels, channels // 2, 1, bias=False))      # h: values
+        self.o = wrap(nn.Conv2d(channels // 2, channels, 1, bias=False))      # v: back to C channels
+        self.gamma = nn.Parameter(torch.zeros(()))
+
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention map beta: (N, H*W query positions, key positions), rows summing to 1."""
+        query = self.theta(x).flatten(2)
+        key = self.phi(x)
+        if self._pooled(x):
+            key = F.max_pool2d(key, 2)
+        return torch.softmax(torch.bmm(query.transpose(1, 2), key.flatten(2)), dim=-1)
+
+    def _pooled(self, x: torch.Tensor) -> bool:
+        return self.pool and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        beta = self.attention(x)
+        value = self.g(x)
+        if self._pooled(x):
+            value = F.max_pool2d(value, 2)
+        out = torch.bmm(value.flatten(2), beta.transpose(1, 2).to(value.dtype))
+        return self.gamma * self.o(out.reshape(n, self.channels // 2, h, w)) + x
