@@ -2,7 +2,8 @@
 
 A trajectory is the per-step losses (and regulariser terms) of a short fp32 CPU run through the public API, plus a
 SHA-256 of the final weights (G, D, EMA) and optimiser moments. `python tests/engine/golden.py` rewrites
-tests/engine/golden.json; tests/engine/test_golden.py replays every case and compares. Bitwise equality holds on one CPU
+tests/engine/golden.json (`--add-missing` records only the cases it lacks, e.g. a new model, and keeps the others:
+allowed on the machine kind that recorded the file); tests/engine/test_golden.py replays every case and compares. Bitwise equality holds on one CPU
 kind and torch version (the file records both); elsewhere the losses are compared with a tolerance and the hashes
 are skipped, because fp32 kernels legitimately differ between AVX-512 and AMX machines.
 """
@@ -104,8 +105,21 @@ def record() -> dict[str, Any]:
             "cases": {name: {"settings": s, **run_case(name, s)} for name, s in cases().items()}}
 
 
+def add_missing() -> dict[str, Any]:
+    data = json.loads(GOLDEN.read_text())
+    if data["machine"] != machine():
+        raise SystemExit(f"golden.json was recorded on {data['machine']}, this is {machine()}: new cases would not "
+                         f"be comparable bit for bit; record the whole file (without --add-missing)")
+    torch.set_num_threads(data["threads"])
+    for name, s in cases().items():
+        if name not in data["cases"]:
+            data["cases"][name] = {"settings": s, **run_case(name, s)}
+            print(f"recorded {name}", file=sys.stderr)
+    return data
+
+
 if __name__ == "__main__":
     GOLDEN.parent.mkdir(exist_ok=True)
-    data = record()
+    data = add_missing() if "--add-missing" in sys.argv[1:] else record()
     GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN} ({len(data['cases'])} cases)", file=sys.stderr)
