@@ -28,11 +28,11 @@ def test_regularisers_pass_the_conformance_kit(name):
 
 def test_least_squares_loss_matches_hand_values_for_both_codes():
     real, fake = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 2.0])
-    chi2 = LeastSquaresLoss()  # a=-1, b=1, c=0
+    chi2 = LeastSquaresLoss(codes="chi2")  # a=-1, b=1, c=0
     # D: 1/2 mean((r - 1)^2) + 1/2 mean((f + 1)^2) = 1/2 * 1/2 + 1/2 * 9/2
     assert chi2.discriminator_loss(real, fake).item() == pytest.approx(2.5)
     assert chi2.generator_loss(fake).item() == pytest.approx(0.5 * (1 + 4) / 2)  # 1/2 mean(f^2)
-    binary = LeastSquaresLoss(codes="binary")  # a=0, b=c=1
+    binary = LeastSquaresLoss()  # the default: a=0, b=c=1
     assert binary.discriminator_loss(real, fake).item() == pytest.approx(0.25 + 0.5 * (1 + 4) / 2)
     assert binary.generator_loss(fake).item() == pytest.approx(0.5 * (4 + 1) / 2)  # 1/2 mean((f - 1)^2)
     assert LeastSquaresLoss(a=-2.0).a == -2.0
@@ -41,9 +41,9 @@ def test_least_squares_loss_matches_hand_values_for_both_codes():
 
 
 def test_lsgan_codes_can_be_chosen_from_the_command_line(tmp_path):
-    result = ganzoo.train(model="lsgan", dataset="digits", steps=2, loss_options=["codes=binary"],
+    result = ganzoo.train(model="lsgan", dataset="digits", steps=2, loss_options=["codes=chi2"],
                           out=str(tmp_path / "run"), progress=False)
-    assert result.config["spec"]["loss"]["options"] == {"codes": "binary"}
+    assert result.config["spec"]["loss"]["options"] == {"codes": "chi2"}
     with pytest.raises(GanzooError, match="key=value"):
         ganzoo.train(model="lsgan", dataset="digits", steps=2, loss_options=["codes"], out=str(tmp_path / "b"),
                      progress=False)
