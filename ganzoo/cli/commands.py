@@ -504,8 +504,8 @@ def cmd_sample(args, console: Console, err: Console) -> int:
     labels, nrow = args.labels, None
     if args.per_class:
         labels, nrow = per_class_labels(gan, args.per_class), args.per_class
-    z, y = draw(gan, args.n, labels, args.seed)
-    out = write_samples(generate(gan, z, y), args.out, nrow=nrow, latents=z, labels=y)
+    z, y = draw(gan, args.n, labels, args.seed, args.truncation)
+    out = write_samples(generate(gan, z, y, args.truncation), args.out, nrow=nrow, latents=z, labels=y)
     console.print(f"wrote {len(z)} samples of {gan.name} ({gan.loaded_from['weights']} weights, step "
                   f"{gan.loaded_from['step']}) to {out}", markup=False, highlight=False)
     return 0
@@ -517,7 +517,7 @@ def cmd_interpolate(args, console: Console, err: Console) -> int:
     from ganzoo.use.sampling import interpolate, write_walk
 
     gan = load(args.run_dir, device=args.device, ema=not args.no_ema)
-    walk, labels = interpolate(gan, steps=args.steps, rows=args.rows, seed=args.seed)
+    walk, labels = interpolate(gan, steps=args.steps, rows=args.rows, seed=args.seed, truncation=args.truncation)
     out = write_walk(walk, args.out, labels)
     console.print(f"wrote {walk.shape[0]} walks of {walk.shape[1]} steps to {out}", markup=False, highlight=False)
     return 0

@@ -150,6 +150,9 @@ class UseCommand:
     seed: Optional[int] = seed_arg()
     device: str = device_arg("cpu")
     no_ema: bool = no_ema_arg()
+    truncation: Optional[float] = arg(None, "the truncation trick: psi in [0, 1] towards the mean w for style-based "
+                                            "generators (stylegan2), else a threshold on |z| (BigGAN's truncated "
+                                            "normal)", kind="float0", metavar="PSI")
 
 
 @dataclass

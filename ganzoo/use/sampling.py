@@ -5,10 +5,18 @@ Latents are always drawn on the CPU from a ``torch.Generator`` seeded with ``see
 model's device, so the same seed gives the same latents on any device and ``gan.sample(n, seed=s)`` equals
 ``ganzoo.use.sampling.sample(gan, n, seed=s)``. A GAN is conditional when ``gan.num_classes`` is set; its generator is
 then called ``G(z, y)`` with integer labels ``y``.
+
+The truncation trick (``truncation=psi``, ``ganzoo sample --truncation PSI``) trades variety for fidelity as each
+paper defines it: a style-based generator, whose ``forward`` takes a ``truncation`` argument, moves every w
+towards its running mean, ``w' = w_avg + psi (w - w_avg)`` (Karras et al. 2019, StyleGAN; psi in [0, 1], 1 = off);
+for every other generator the latents are drawn from the normal distribution truncated to ``|z_i| <= psi``
+(Brock et al. 2019, BigGAN: "values with magnitude above a chosen threshold are resampled"; psi > 0), by inverse
+CDF from the same seeded generator, so a seed still gives the same samples.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -66,9 +74,48 @@ def per_class_labels(gan, k: int) -> torch.Tensor:
     return torch.arange(classes).repeat_interleave(int(k))
 
 
-def generate(gan, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-    """G(z) or G(z, y) in eval mode without gradients, in chunks, as float32 on the CPU."""
+def style_truncation(net) -> bool:
+    """Whether the generator truncates its own styles (its forward takes a ``truncation`` argument)."""
+    try:
+        return "truncation" in inspect.signature(net.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def check_truncation(gan, truncation: Optional[float]) -> Optional[float]:
+    """psi checked for this generator's kind of truncation (None or exactly 1 for a style-based one: off)."""
+    if truncation is None:
+        return None
+    psi = float(truncation)
+    if style_truncation(gan.generator):
+        if not 0.0 <= psi <= 1.0:
+            raise GanzooError(f"--truncation {truncation} is out of range: {gan.name} truncates towards the mean w, "
+                              f"psi in [0, 1] (1 = no truncation, 0.7 is common)")
+        return psi
+    if getattr(gan.generator, "sample_latent", None) is not None:
+        raise GanzooError(f"{gan.name}'s generator draws its own structured latents (not N(0, I)), which cannot be "
+                          f"truncated; drop --truncation")
+    if not psi > 0.0 or not math.isfinite(psi):
+        raise GanzooError(f"--truncation {truncation} must be a positive threshold: {gan.name}'s latents are drawn "
+                          f"from N(0, 1) truncated to |z| <= psi (0.5 to 2 is common)")
+    return psi
+
+
+def truncated_normal(n: int, dim: int, threshold: float, rng: torch.Generator) -> torch.Tensor:
+    """(n, dim) draws of N(0, 1) conditioned on |z| <= threshold, by inverse CDF of uniforms from `rng`."""
+    normal = torch.distributions.Normal(0.0, 1.0)
+    low = normal.cdf(torch.tensor(-float(threshold), dtype=torch.float64))
+    u = torch.rand((n, dim), generator=rng, dtype=torch.float64)
+    z = normal.icdf(low + u * (1 - 2 * low))
+    return z.clamp(-threshold, threshold).float()
+
+
+def generate(gan, z: torch.Tensor, y: Optional[torch.Tensor] = None, truncation: Optional[float] = None
+             ) -> torch.Tensor:
+    """G(z) or G(z, y) in eval mode without gradients, in chunks, as float32 on the CPU; a style-based generator
+    is called with ``truncation`` psi when one is given (other generators' truncation is in the latents: `draw`)."""
     net, device = gan.generator, _device(gan)
+    style = {"truncation": float(truncation)} if truncation is not None and style_truncation(net) else {}
     was_training = net.training
     net.eval()
     out = []
@@ -76,16 +123,18 @@ def generate(gan, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Te
         with torch.no_grad():
             for i in range(0, z.shape[0], BATCH):
                 zi = z[i:i + BATCH].to(device)
-                x = net(zi) if y is None else net(zi, y[i:i + BATCH].to(device))
+                x = net(zi, **style) if y is None else net(zi, y[i:i + BATCH].to(device), **style)
                 out.append(x.float().cpu())
     finally:
         net.train(was_training)
     return torch.cat(out) if out else torch.empty(0, *gan.shape)
 
 
-def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int] = None
-         ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """The latents (and labels) `sample` uses: n normal latents; random classes for a conditional run without labels."""
+def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int] = None,
+         truncation: Optional[float] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The latents (and labels) `sample` uses: n normal latents (truncated to |z| <= `truncation` for a generator
+    that does not truncate its own styles); random classes for a conditional run without labels."""
+    psi = check_truncation(gan, truncation)
     y = check_labels(gan, labels)
     if y is not None:
         if n is not None and n != len(y):
@@ -96,16 +145,21 @@ def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int
         raise GanzooError(f"-n must be positive, got {n}")
     rng = _rng(seed)
     cpu = torch.device("cpu")
-    z = draw_latent(gan.generator, n, gan.latent_dim, rng, cpu)  # structured codes (InfoGAN) when G has them
+    if psi is not None and not style_truncation(gan.generator):
+        z = truncated_normal(n, gan.latent_dim, psi, rng)
+    else:
+        z = draw_latent(gan.generator, n, gan.latent_dim, rng, cpu)  # structured codes (InfoGAN) when G has them
     if y is None and num_classes(gan) is not None:
         y = draw_labels(n, num_classes(gan), getattr(gan, "class_probs", None), rng, cpu)
     return z, y
 
 
-def sample(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int] = None) -> torch.Tensor:
-    """n samples (float32, CPU) from seeded latents; for a conditional GAN of the given (or random) classes."""
-    z, y = draw(gan, n, labels, seed)
-    return generate(gan, z, y)
+def sample(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int] = None,
+           truncation: Optional[float] = None) -> torch.Tensor:
+    """n samples (float32, CPU) from seeded latents; for a conditional GAN of the given (or random) classes; with
+    the truncation trick when `truncation` psi is given (see the module docstring)."""
+    z, y = draw(gan, n, labels, seed, truncation)
+    return generate(gan, z, y, truncation)
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -125,8 +179,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return torch.where(parallel, linear, spherical)
 
 
-def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[int] = None
-                ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[int] = None,
+                truncation: Optional[float] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Samples along slerp walks between pairs of random latents: ``(rows, steps, *shape)`` and per-row labels.
 
     A conditional run keeps one class per row (row r is class r mod num_classes); its default is a row per class.
@@ -137,13 +191,17 @@ def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[
     rows = int(rows or (classes or 4))
     if rows <= 0:
         raise GanzooError(f"--rows must be positive, got {rows}")
+    psi = check_truncation(gan, truncation)
     rng = _rng(seed)
-    ends = draw_latent(gan.generator, 2 * rows, gan.latent_dim, rng, torch.device("cpu"))
+    if psi is not None and not style_truncation(gan.generator):
+        ends = truncated_normal(2 * rows, gan.latent_dim, psi, rng)  # slerp keeps |z_i| <= psi only roughly
+    else:
+        ends = draw_latent(gan.generator, 2 * rows, gan.latent_dim, rng, torch.device("cpu"))
     ends = ends.reshape(2, rows, -1)
     z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)).reshape(rows * steps, ends.shape[-1])
     y_rows = torch.arange(rows) % classes if classes else None
     y = y_rows.repeat_interleave(steps) if y_rows is not None else None
-    x = generate(gan, z, y)
+    x = generate(gan, z, y, psi)
     return x.reshape(rows, steps, *x.shape[1:]), y_rows
 
 
