@@ -351,11 +351,8 @@ def cmd_bench(args, console: Console, err: Console) -> int:
 
     if bool(args.model) == bool(args.all):
         raise UsageError("name one model to bench, or pass --all for every registered model (not both)")
-    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    options = BenchOptions(model=args.model or "", shape=args.dataset_shape, batch_size=args.batch_size,
-                           steps=args.steps, warmup=args.warmup, rounds=args.rounds, precisions=args.precision,
-                           compile=compiles, device=args.device, channels_last=args.channels_last,
-                           memory=args.memory == "on", peak_size=args.peak_size)
+    options = BenchOptions(**{f.name: getattr(args, f.name) for f in fields(BenchOptions)})
+    options.model = options.model or ""
     quiet = args.json
     say = None if quiet else (lambda m: err.print(f"[dim]{escape(str(m))}[/]", highlight=False))
     report = bench_zoo(options, progress=say) if args.all else bench(options, progress=say)

@@ -8,23 +8,15 @@ flag, parsing and help cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from ganzoo.registry import PLURALS
 from ganzoo.spec.config import opt
+from ganzoo.tools.bench_options import BenchOptions
 
-
-def arg(default: Any, help: str, *, flag: Optional[str] = None, kind: str = "str", choices: Optional[tuple] = None,
-        positional: bool = False, nargs: Optional[str] = None, metavar: Optional[str] = None, required: bool = False,
-        group: Optional[str] = None) -> Any:
-    """A command option: TrainConfig's `opt` metadata plus what only a parser needs (positional arguments, nargs,
-    metavar, required, a mutually exclusive `group`). kinds: str, bool, int, int0, float, float0, list, shape,
-    precisions, labels."""
-    base = opt(default, help, flag=flag, kind=kind, choices=choices)
-    meta = {**base.metadata, "positional": positional, "nargs": nargs, "metavar": metavar, "required": required,
-            "group": group}
-    return field(default=base.default, default_factory=base.default_factory, metadata=meta)
+#: a command option: the same declaration as TrainConfig's and BenchOptions' fields (ganzoo.spec.config.opt)
+arg = opt
 
 
 # -- fields several commands share -------------------------------------------------------------------------------------
@@ -97,23 +89,10 @@ class EvalCommand:
 
 
 @dataclass
-class BenchCommand:
-    model: Optional[str] = arg(None, "a registered model (or --all)", positional=True, nargs="?")
+class BenchCommand(BenchOptions):
+    """BenchOptions' fields (ganzoo.tools.bench_options: the Python API's declaration) plus the CLI's own."""
+
     all: bool = arg(False, "every registered model that builds for the shape", kind="bool")
-    rounds: int = arg(5, "interleaved timing rounds; spreads are over rounds (default 5)", kind="int")
-    memory: str = arg("on", "peak memory per setting, each in a fresh process (default on)", choices=("on", "off"))
-    peak_size: Optional[int] = arg(None, "side of the matrix product that measures the FLOP/s peak (default 2048 "
-                                         "CPU, 8192 GPU)", kind="int")
-    dataset_shape: tuple = arg((3, 32, 32), "C,H,W (or D) of the synthetic data (default 3,32,32)", kind="shape")
-    batch_size: int = arg(64, "samples per batch (default 64)", kind="int")
-    steps: int = arg(10, "timed steps per setting per round (default 10)", kind="int")
-    warmup: int = arg(5, "untimed steps per setting before each round (default 5)", kind="int0")
-    precision: Optional[list] = arg(None, "comma-separated fp32, tf32, bf16, fp16 (default: every one the device "
-                                          "supports)", kind="precisions")
-    compile: str = arg("both", "time eager, compiled or both (default both)", choices=("off", "on", "both"))
-    device: str = device_arg("auto")
-    channels_last: str = arg("auto", "channels-last memory format (auto: on for convolutional models)",
-                             choices=("auto", "on", "off"))
     json: bool = json_arg()
     out: Optional[str] = arg(None, "also write the JSON to this file")
 

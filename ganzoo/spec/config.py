@@ -22,9 +22,14 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def opt(default: Any, help: str, *, flag: Optional[str] = None, kind: str = "str", choices: Optional[tuple] = None,
-        repeat: bool = False) -> Any:
-    """A config field with its CLI description. kind: int, float, float0 (>= 0), str, bool, list (comma/ repeat)."""
-    meta = {"help": help, "flag": flag, "kind": kind, "choices": choices, "repeat": repeat}
+        repeat: bool = False, positional: bool = False, nargs: Optional[str] = None, metavar: Optional[str] = None,
+        required: bool = False, group: Optional[str] = None) -> Any:
+    """A settings field with its command-line description, so one declaration serves the Python API and the parser
+    (ganzoo.cli generates the options from these fields). kind: int, int0, float, float0 (>= 0), str, bool, list
+    (comma/ repeat), shape, precisions, labels; positional, nargs, metavar, required and a mutually exclusive
+    `group` are for the parser only."""
+    meta = {"help": help, "flag": flag, "kind": kind, "choices": choices, "repeat": repeat, "positional": positional,
+            "nargs": nargs, "metavar": metavar, "required": required, "group": group}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

@@ -120,8 +120,8 @@ def _bench(job: dict[str, Any], results: Results) -> None:
                            steps=int(ev["steps"]), warmup=int(ev["warmup"]), rounds=int(ev["rounds"]),
                            precisions=ev["precisions"] or ([settings["precision"]] if settings.get("precision")
                                                            not in (None, "auto") else None),
-                           compile={"off": [False], "on": [True], "both": [False, True]}[ev["compile"]],
-                           device=settings.get("device", "cpu"), seed=int(run["seed"]), memory=ev["memory"] == "on")
+                           compile=ev["compile"], device=settings.get("device", "cpu"), seed=int(run["seed"]),
+                           memory=ev["memory"])
     report = bench(options)
     results.append({DONE: True, "bench": report, "wall_seconds": round(time.perf_counter() - start, 2)})
 

@@ -45,6 +45,7 @@ from ganzoo.engine.precision import DTYPES, autograd_input_grad, backward_input_
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
+from ganzoo.tools.bench_options import BenchOptions
 from ganzoo.version import __version__
 
 EAGER = "eager-fp32-reference"
@@ -561,23 +562,6 @@ def _attempt(setting: _Setting, failed: list[dict[str, str]], run: Callable[[], 
         return False, None
 
 
-@dataclass
-class BenchOptions:
-    model: str
-    shape: tuple[int, ...] = (3, 32, 32)
-    batch_size: int = 64
-    steps: int = 10  # timed steps per setting per round
-    warmup: int = 5
-    rounds: int = 5
-    precisions: Optional[list[str]] = None
-    compile: Optional[list[Union[bool, str]]] = None
-    device: str = "auto"
-    seed: int = 0
-    channels_last: str = "auto"
-    memory: bool = True  # per-setting peak memory in fresh child processes
-    peak_size: Optional[int] = None  # side of the square matrix product that measures the peak (2048 CPU, 8192 GPU)
-
-
 def _check_precisions(options: BenchOptions, device: torch.device) -> list[str]:
     supported = supported_precisions(device)
     precisions = options.precisions or [p for p in supported if p != "tf32"]
@@ -599,7 +583,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     device = resolve_device(options.device)
     say = progress or (lambda _msg: None)
     precisions = _check_precisions(options, device)
-    compiles = options.compile if options.compile is not None else [False, True]
+    compiles = options.compiles
     if CUDAGRAPHS in compiles and device.type != "cuda":
         raise GanzooError("--compile cudagraphs needs a CUDA device; use off, on or both")
     if options.rounds < 1 or options.steps < 1:
@@ -667,7 +651,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     flops = [s.flop_fn() for s in settings]
     memory: list[dict[str, Any]] = [{} for _ in settings]
     memory_info: dict[str, Any] = {"kind": "not measured (--memory off)"}
-    if options.memory:
+    if options.measures_memory:
         say(f"measuring peak memory: {len(settings)} fresh processes")
         memory, memory_info = measure_memory([s.memory_spec for s in settings], device)
 

@@ -57,4 +57,11 @@ def test_shared_fields_parse_the_same_way_everywhere():
         args = commands[name].parse_args(["RUN", "--out", "x.png", "--seed", "3", "--no-ema"])
         assert (args.run_dir, args.seed, args.no_ema, args.device) == ("RUN", 3, True, "cpu")
     assert commands["bench"].parse_args([]).device == "auto"
-    assert commands["bench"].parse_args(["--dataset-shape", "1,8,8"]).dataset_shape == (1, 8, 8)
+    assert commands["bench"].parse_args(["--dataset-shape", "1,8,8"]).shape == (1, 8, 8)
+    # ganzoo bench's options are BenchOptions' fields (the Python API's declaration), not a copy of them
+    from dataclasses import fields
+
+    from ganzoo.tools.bench_options import BenchOptions
+
+    parsed = vars(commands["bench"].parse_args([]))
+    assert {f.name: f.default for f in fields(BenchOptions)} == {f.name: parsed[f.name] for f in fields(BenchOptions)}
