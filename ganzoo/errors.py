@@ -64,6 +64,23 @@ def _first_blocking_ancestor(path: Path) -> Optional[Path]:
     return None
 
 
+#: what torch's CPU and CUDA allocators say when an allocation fails (RuntimeError / torch.OutOfMemoryError)
+_ALLOCATION_FAILURES = ("can't allocate memory", "out of memory")
+
+
+def describe_memory_error(exc: BaseException) -> Optional[str]:
+    """One line for an allocation that failed (MemoryError, torch's allocator errors); None for anything else.
+    Sizes a command can check before allocating are checked there; this catches the rest (a huge --latent-dim or
+    width building the networks, a batch that does not fit) so the user sees the fix, not an internal error."""
+    text = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
+    if not (isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError"
+            or (isinstance(exc, RuntimeError) and any(s in text.lower() for s in _ALLOCATION_FAILURES))):
+        return None
+    detail = f" ({text[:160]})" if text else ""
+    return (f"out of memory{detail}; lower what sets the size: --batch-size, --latent-dim, the model's width "
+            f"(--generator-option), -n or --rows")
+
+
 def describe_os_error(exc: OSError) -> Optional[str]:
     """A one-line message naming the problem and the fix for the OS errors a user can fix; None for the rest.
 

@@ -126,7 +126,7 @@ class PacDiscriminator(nn.Module):
             width = units
         blocks.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*blocks)
-        self.pack = int(pack)
+        self.pack = self.pack_size = int(pack)  # pack_size: the trainer expects one score per pack
         self.per_sample = pack == 1  # packs of fakes must not mix with real samples in one pass
         init_normal(self)
 
@@ -140,6 +140,7 @@ class Packed(nn.Module):
     def __init__(self, inner: nn.Module, m: int):
         super().__init__()
         self.inner, self.m = inner, int(m)
+        self.pack_size = self.m  # the trainer expects one score per pack of m
 
     def forward(self, x, *args):
         if self.m == 1:

@@ -21,7 +21,7 @@ from rich.text import Text
 from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
 from ganzoo.cli.suite import cmd_suite
-from ganzoo.errors import GanzooError, describe_os_error
+from ganzoo.errors import GanzooError, describe_memory_error, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
 
@@ -567,8 +567,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if debug:
             traceback.print_exc()
-        message = describe_os_error(exc) if isinstance(exc, OSError) else None
-        if message is not None:  # disk full, read-only, permissions, a file where a folder goes: the user can fix it
+        message = describe_os_error(exc) if isinstance(exc, OSError) else describe_memory_error(exc)
+        if message is not None:  # disk full, read-only, permissions, out of memory: the user can fix it
             err.print(f"[bold red]ganzoo: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             return 2
         err.print(

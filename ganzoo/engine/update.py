@@ -91,6 +91,7 @@ class AdversarialUpdate:
                               "one process (DDP would reduce each player's gradients twice)")
         self._wrap_networks(sync_bn)
         self._zero = torch.zeros((), device=device)
+        self._outputs_checked = False  # the plugins' output shapes are checked on the first step's calls
         self.reset_metrics()
 
     @property
@@ -177,7 +178,30 @@ class AdversarialUpdate:
         z, y_fake = self.draw_z(n), self.draw_fake_labels(n)
         with self.precision.autocast(), (contextlib.nullcontext() if keep_graph else torch.no_grad()):
             fake = self.run_G(z, y_fake)
+        if not self._outputs_checked:
+            self._check_fakes(fake, n)
         return fake, y_fake, z
+
+    def _check_fakes(self, fake: Any, n: int) -> None:
+        """G's output is (n, *shape) for n latents: a wrong shape is one line naming the plugin, not a traceback
+        deep inside D (or, worse, a run that trains on it)."""
+        want = (n, *self.spec.shape)
+        if not isinstance(fake, torch.Tensor) or tuple(fake.shape) != want:
+            got = tuple(fake.shape) if isinstance(fake, torch.Tensor) else type(fake).__name__
+            raise GanzooError(f"generator {self.spec.generator.name!r} returned {got} for {n} latents; it must "
+                              f"return a tensor of shape {want} for this dataset's samples {tuple(self.spec.shape)} "
+                              f"(fix the plugin's forward)")
+
+    def _check_scores(self, scores: Any, n: int) -> None:
+        """D returns one score per sample, (n,) or (n, 1), or one per pack when it declares ``pack_size`` m."""
+        m = int(getattr(self.gan.discriminator, "pack_size", 1) or 1)
+        allowed = {n} | ({n // m} if m > 1 and n % m == 0 else set())
+        if not isinstance(scores, torch.Tensor) or scores.numel() not in allowed or \
+                (scores.ndim > 1 and tuple(scores.shape[1:]) != (1,) * (scores.ndim - 1)):
+            got = tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__
+            raise GanzooError(f"discriminator {self.spec.discriminator.name!r} returned scores of shape {got} for "
+                              f"{n} samples; it must return one score per sample, shape ({n},) or ({n}, 1), or one per "
+                              f"pack if it sets pack_size (fix the plugin's forward)")
 
     # -- network calls -------------------------------------------------------------------------------------------------
     def run_G(self, z: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
@@ -190,6 +214,8 @@ class AdversarialUpdate:
         with self.precision.autocast():
             out = D(x) if y is None or not self.spec.conditional else D(x, y)
         scores, aux = split_output(out)
+        if not self._outputs_checked:
+            self._check_scores(scores, x.shape[0])
         if isinstance(aux, torch.Tensor):
             aux = aux.float()
         return scores.float().reshape(-1), aux
@@ -244,6 +270,7 @@ class AdversarialUpdate:
             self.phase("G", d if reuse else self.redraw_fake(d), step, total)
         if self.ema is not None:
             self.ema.update(self.gan.generator, self.ema_decay(step, total))
+        self._outputs_checked = True
 
     def phase(self, p: str, d: Draw, step: int, total: int) -> None:
         """One player's update: score, objective (loss + due regularisers), backward and the optimiser step."""

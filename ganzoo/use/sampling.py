@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from ganzoo.contract.types import draw_labels, draw_latent
+from ganzoo.data.memory import check_fits
 from ganzoo.errors import GanzooError
 from ganzoo.store.images import image_grid, scatter_plot
 
@@ -130,6 +131,14 @@ def generate(gan, z: torch.Tensor, y: Optional[torch.Tensor] = None, truncation:
     return torch.cat(out) if out else torch.empty(0, *gan.shape)
 
 
+def check_room(gan, n: int, what: str) -> None:
+    """Refuse, before allocating anything, a sample count whose latents and outputs (float32, on the CPU) would not
+    fit in memory: a one-line error instead of an allocator failure part-way."""
+    per_sample = 4 * (int(gan.latent_dim) + math.prod(int(s) for s in gan.shape))
+    check_fits(n * per_sample, f"{what} {n:,} samples of {gan.name} ({per_sample:,} bytes each)", torch.device("cpu"),
+               fix="ask for fewer, or write them in several calls with different --seed")
+
+
 def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int] = None,
          truncation: Optional[float] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """The latents (and labels) `sample` uses: n normal latents (truncated to |z| <= `truncation` for a generator
@@ -143,6 +152,7 @@ def draw(gan, n: Optional[int] = None, labels: Labels = None, seed: Optional[int
     n = 64 if n is None else int(n)
     if n <= 0:
         raise GanzooError(f"-n must be positive, got {n}")
+    check_room(gan, n, "-n")
     rng = _rng(seed)
     cpu = torch.device("cpu")
     if psi is not None and not style_truncation(gan.generator):
@@ -191,6 +201,7 @@ def interpolate(gan, steps: int = 8, rows: Optional[int] = None, seed: Optional[
     rows = int(rows or (classes or 4))
     if rows <= 0:
         raise GanzooError(f"--rows must be positive, got {rows}")
+    check_room(gan, rows * steps, f"--rows {rows} x --steps {steps} =")
     psi = check_truncation(gan, truncation)
     rng = _rng(seed)
     if psi is not None and not style_truncation(gan.generator):
