@@ -344,6 +344,21 @@ def bench_table(report: dict) -> Table:
     return table
 
 
+def lazy_cost_lines(report: dict) -> list[str]:
+    """One line per trainer setting: what a step with each lazy regulariser costs against a plain step."""
+    lines = []
+    for row in report.get("results", []):
+        lazy = row.get("lazy")
+        if not lazy or row.get("kind") != "trainer" or not lazy.get("plain_step_ms"):
+            continue
+        parts = [f"{name} (every {lazy['every'][name]}): {d['x_plain']:.1f}x over {d['steps']} steps"
+                 for name, d in lazy["due"].items() if d.get("x_plain")]
+        if parts:
+            lines.append(f"{row['setting']}: a plain step {lazy['plain_step_ms']:.3g} ms; a step with " +
+                         ", ".join(parts) + f"; FLOPs averaged over {report.get('flops_averaged_over_steps')} steps")
+    return lines
+
+
 def cmd_bench(args, console: Console, err: Console) -> int:
     import json
 
@@ -366,6 +381,8 @@ def cmd_bench(args, console: Console, err: Console) -> int:
     else:
         for one in report.get("benches", [report]):
             console.print(bench_table(one))
+            for line in lazy_cost_lines(one):
+                console.print(line, markup=False, highlight=False)
             for r in one["results"]:
                 for notice in r.get("notices", []):
                     err.print(f"[yellow]notice ({escape(str(one['model']))} {escape(str(r['setting']))}):[/] "

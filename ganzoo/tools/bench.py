@@ -279,7 +279,9 @@ class LoopReference:
                            real_aux=real_aux, fake_aux=fake_aux, z=z, num_classes=self.gan.num_classes,
                            D=lambda x, labels=None: self._d_autocast(x, labels)[0], D_with_aux=self._d_autocast,
                            input_grad=self._input_grad, state=self.state,
-                           rand=lambda n, *shape: torch.rand(n, *shape, device=self.device))
+                           rand=lambda n, *shape: torch.rand(n, *shape, device=self.device), generator=self.G,
+                           draw_z=lambda n: draw_latent(self.G, n, self.gan.latent_dim, None, self.device),
+                           autocast=self._autocast)
 
     @torch.no_grad()
     def _constrain(self, phase: str) -> None:
@@ -408,7 +410,8 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
 
     modules = {"generator": update.gan.generator, "discriminator": update.gan.discriminator,
                "n_critic": update.spec.n_critic, "channels_last": update.channels_last,
-               "precision": precision, "notices": update.notices}
+               "precision": precision, "notices": update.notices,
+               "lazy": {name: every for name, _, every in update.ext.regularizers if every > 1}}
     return step_fn, modules, flop_fn
 
 
@@ -534,10 +537,46 @@ class _Setting:
     step: Callable[[], None]
     flop_fn: Callable[[], int]
     notices: list[str] = field(default_factory=list)
+    lazy: dict[str, int] = field(default_factory=dict)  # lazy regularisers: name -> every
     memory_spec: dict[str, Any] = field(default_factory=dict)
     first_step_s: Optional[float] = None
     times: list[float] = field(default_factory=list)  # every timed step, seconds
     round_ms: list[float] = field(default_factory=list)  # the median of each round, ms
+
+
+LAZY_MEASURES = ("per row, the median step time of the timed steps where no lazy regulariser runs (plain) and of "
+                 "those where each one runs (every k: on steps k, 2k, ...), and their ratio; FLOPs per step are "
+                 "averaged over one whole interval (the lcm of the intervals)")
+
+#: FLOPs are averaged over one whole interval of the lazy regularisers when it is at most this many steps
+MAX_FLOP_INTERVAL = 64
+
+
+def lazy_interval(lazy: dict[str, int]) -> int:
+    """The steps after which every lazy regulariser's pattern repeats: the lcm of their intervals (1: none)."""
+    return math.lcm(*lazy.values()) if lazy else 1
+
+
+def averaged_flops(flop_fn: Callable[[], int], steps: int) -> int:
+    """FLOPs per step over `steps` consecutive steps (each `flop_fn()` call counts the next step)."""
+    return int(round(sum(flop_fn() for _ in range(steps)) / steps))
+
+
+def lazy_step_costs(times: list[float], first_step: int, lazy: dict[str, int]) -> Optional[dict[str, Any]]:
+    """What the lazy regularisers cost: the median time of the steps where none runs and of the steps where each
+    one runs (step numbers from `first_step`, as the trainer's `step % every == 0`), with their counts."""
+    if not lazy:
+        return None
+    steps = range(first_step, first_step + len(times))
+    plain = [t for k, t in zip(steps, times) if all(k % every for every in lazy.values())]
+    due = {name: [t for k, t in zip(steps, times) if k % every == 0] for name, every in lazy.items()}
+    plain_ms = statistics.median(plain) * 1e3 if plain else None
+    out: dict[str, Any] = {"every": dict(lazy), "plain_step_ms": plain_ms, "plain_steps": len(plain), "due": {}}
+    for name, ts in due.items():
+        ms = statistics.median(ts) * 1e3 if ts else None
+        out["due"][name] = {"steps": len(ts), "step_ms": ms,
+                            "x_plain": (ms / plain_ms) if ms is not None and plain_ms else None}
+    return out
 
 
 def _time_steps(step: Callable[[], None], device: torch.device, steps: int) -> list[float]:
@@ -625,13 +664,16 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
                 compile=use_compile, channels_last=options.channels_last, seed=options.seed, data=data,
                 registry=registry)
             s = _Setting(_label(precision, use_compile), "trainer", precision, use_compile, modules["channels_last"],
-                         step, flop_fn, notices=modules["notices"],
+                         step, flop_fn, notices=modules["notices"], lazy=modules["lazy"],
                          memory_spec={**child, "kind": "trainer", "precision": precision, "compile": use_compile})
             t0 = time.perf_counter()
             if _attempt(s, failed, lambda: (step(), _sync(device)))[0]:  # the first step compiles, untimed
                 s.first_step_s = time.perf_counter() - t0
                 settings.append(s)
 
+    # every setting took one untimed first step; its timed steps start after the warm-up
+    lazy = next((s.lazy for s in settings if s.kind == "trainer"), {})
+    first_timed_step = 2 + options.warmup
     say(f"warming up {len(settings)} settings ({options.warmup} steps each)")
     settings = [s for s in settings if _attempt(s, failed, lambda: _time_steps(s.step, device, options.warmup))[0]]
     for r in range(options.rounds):
@@ -647,8 +689,10 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     if own_peaks:  # a slow moment during one measurement would understate the peak and overstate MFU
         say("measuring peak matrix-product FLOP/s again")
         remeasure_peaks(peaks, device, options.peak_size)
-    say("counting FLOPs")
-    flops = [s.flop_fn() for s in settings]
+    interval = lazy_interval(lazy)
+    over = interval if interval <= MAX_FLOP_INTERVAL else 1
+    say("counting FLOPs" + (f" over {over} steps (the lazy regularisers' interval)" if over > 1 else ""))
+    flops = [averaged_flops(s.flop_fn, over) for s in settings]
     memory: list[dict[str, Any]] = [{} for _ in settings]
     memory_info: dict[str, Any] = {"kind": "not measured (--memory off)"}
     if options.measures_memory:
@@ -663,7 +707,8 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
         q = statistics.quantiles(s.times, n=10) if len(s.times) >= 2 else [s.times[0]] * 9
         vs_eager = [e / m for e, m in zip(eager_ms, s.round_ms)]
         vs_tuned = [t / m for t, m in zip(tuned_ms, s.round_ms)]
-        achieved = f / (step_ms / 1e3)
+        # with lazy regularisers the FLOPs are an interval's mean, so they go with the mean step time
+        achieved = f / (statistics.fmean(s.times) if lazy else step_ms / 1e3)
         results.append({
             "setting": s.label, "kind": s.kind, "precision": s.precision, "compile": s.compile,
             "channels_last": s.channels_last,
@@ -680,6 +725,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
             "peak_mem_mb": mem.get("peak_mem_mb"), "peak_mem_kind": memory_info["kind"],
             **({"peak_mem_error": mem["peak_mem_error"]} if mem.get("peak_mem_error") else {}),
             "first_step_s": s.first_step_s, "notices": list(s.notices),
+            **({"lazy": costs} if (costs := lazy_step_costs(s.times, first_timed_step, lazy)) else {}),
         })
     tuned = settings[1]
     del settings
@@ -687,6 +733,8 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
     return {
         "model": options.model, "shape": list(options.shape), "batch_size": options.batch_size,
         "n_critic": n_critic, "rounds": options.rounds, "steps_per_round": options.steps,
+        "flops_averaged_over_steps": over,
+        **({"lazy_regularizers": {"every": dict(lazy), "measures": LAZY_MEASURES}} if lazy else {}),
         "steps_timed": options.steps * options.rounds, "warmup": options.warmup,
         "device": str(device),
         "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"

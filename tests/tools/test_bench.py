@@ -398,3 +398,23 @@ def test_zoo_includes_conditional_models_with_synthetic_labels():
     """`ganzoo bench --all` builds class-conditional recipes with 10 synthetic classes, as `ganzoo bench MODEL` does."""
     models, skipped = bench_module.buildable_models((1, 8, 8), get_registry())
     assert {"acgan", "cgan-pd"} <= set(models) and skipped == []
+
+
+def test_bench_shows_what_the_lazy_regularisers_cost_and_averages_flops_over_their_interval():
+    options = BenchOptions(model="stylegan2", shape=(1, 8, 8), batch_size=8, steps=8, warmup=1, rounds=2,
+                           precisions=["fp32"], compile="off", memory="off", peak_size=256)
+    report = bench(options, registry=get_registry())
+    assert report["lazy_regularizers"]["every"] == {"r1": 16, "pl": 4}
+    assert report["flops_averaged_over_steps"] == 16
+    row = report["results"][2]
+    lazy = row["lazy"]
+    timed = range(3, 3 + 16)  # one untimed first step and one warm-up step, then 2 rounds of 8
+    assert lazy["due"]["pl"]["steps"] == sum(k % 4 == 0 for k in timed) == 4
+    assert lazy["due"]["r1"]["steps"] == sum(k % 16 == 0 for k in timed) == 1
+    assert lazy["plain_steps"] == sum(k % 4 != 0 for k in timed)
+    assert lazy["due"]["pl"]["x_plain"] > 1  # a path-length step does a second generator pass with double backward
+    # the interval's mean FLOPs lie between a plain step's and a step with both terms
+    step, _, flop_fn = make_trainer_step("stylegan2", (1, 8, 8), "fp32", batch_size=8, registry=get_registry())
+    single = [flop_fn() for _ in range(16)]
+    assert min(single) < row["flops_per_step"] < max(single)
+    assert row["flops_per_step"] == round(sum(single) / 16)
