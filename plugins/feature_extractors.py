@@ -124,8 +124,10 @@ def classifier_extractor(dataset, *, device, weights=None):
         save_checkpoint({"model": model.state_dict(), "accuracy": accuracy, "num_classes": model.head.out_features,
                          "dataset": dataset.name, "data_hash": key}, path)
     model.name = "classifier"
+    # the weights' content hash: classifiers trained on two machines differ (fp32 kernels), and so do their FIDs
+    model.weights_sha256 = weights_sha256(model)
     model.description = (f"CNN trained on {dataset.name} labels, held-out accuracy {accuracy:.1%}, "
-                         f"128-d features (cache {path.name})")
+                         f"128-d features, weights sha256 {model.weights_sha256[:12]} (cache {path.name})")
     model.accuracy = accuracy
     model.requires_grad_(False)
     return model

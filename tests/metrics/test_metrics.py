@@ -111,6 +111,9 @@ def test_real_vs_real_fid_is_near_zero_and_far_below_noise():
     ex = resolve_extractor("classifier", ds, torch.device("cpu"))
     assert ex.accuracy > 0.9, "the classifier features are trustworthy on digits"
     assert "held-out accuracy" in ex.description
+    # the weights are named by content (classifiers trained on two machines differ, and so do their FIDs)
+    again = resolve_extractor("classifier", ds, torch.device("cpu"))
+    assert f"weights sha256 {ex.weights_sha256[:12]}" in ex.description and again.weights_sha256 == ex.weights_sha256
     perm = torch.randperm(1797, generator=torch.Generator().manual_seed(0))
     a, b = ds.data[perm[:890]], ds.data[perm[890:1780]]
     same = image_metrics(a, b, ex)
