@@ -108,11 +108,11 @@ LSGAN_PLUGIN = '''
 
     @ganzoo.hookimpl
     def register_losses(register):
-        register("least-squares", LeastSquares, "least-squares GAN loss")
+        register("least-squares-tiny", LeastSquares, "least-squares GAN loss")
 
 
     @ganzoo.hookimpl
     def register_models(register):
-        register("tinyls", ganzoo.Recipe(generator="tiny", discriminator="tiny", loss="least-squares",
+        register("tinyls", ganzoo.Recipe(generator="tiny", discriminator="tiny", loss="least-squares-tiny",
                                          latent_dim=16, steps=20, batch_size=32))
 '''

@@ -52,7 +52,7 @@ def test_third_party_distribution_adds_a_model_that_trains(plugin_dist, tmp_path
     registry = get_registry()
     entry = registry.get("model", "tinyls")
     assert entry.distribution == "ganzoo-tinyls" and entry.version == "0.1.0"
-    assert registry.get("loss", "least-squares").distribution == "ganzoo-tinyls"
+    assert registry.get("loss", "least-squares-tiny").distribution == "ganzoo-tinyls"
     out = tmp_path / "run"
     assert main(["run", "tinyls", "--out", str(out), "--quiet", "--precision", "fp32"]) == 0
     records = [line for line in (out / "metrics.jsonl").read_text().splitlines()]
