@@ -14,9 +14,8 @@ MLPs on 2-D points) and DCGAN's optimiser, Adam(2e-4, 0.5), batch 64.
 
 from __future__ import annotations
 
-import torch
-
 import ganzoo
+from ganzoo_plugins.regularizers import gradient_norm_penalty
 
 
 class DRAGANPenalty(ganzoo.Regularizer):
@@ -30,13 +29,7 @@ class DRAGANPenalty(ganzoo.Regularizer):
         n = real.shape[0]
         u = ctx.rand(n, *real.shape[1:])
         alpha = ctx.rand(n, *([1] * (real.ndim - 1)))
-        x_hat = (real + alpha * self.c * real.std() * u).to(ctx.real.dtype)
-        if ctx.real.is_contiguous(memory_format=torch.channels_last) and x_hat.ndim == 4:
-            x_hat = x_hat.contiguous(memory_format=torch.channels_last)
-        x_hat.requires_grad_(True)
-        labels = ctx.real_labels if ctx.num_classes else None
-        norm = ctx.input_grad(ctx.D(x_hat, labels), x_hat).flatten(1).norm(2, dim=1)
-        return self.weight * ((norm - self.k) ** 2).mean()
+        return gradient_norm_penalty(ctx, real + alpha * self.c * real.std() * u, self.weight, self.k)
 
 
 DRAGAN = ganzoo.Recipe(

@@ -53,13 +53,20 @@ class InterpolationPenalty(ganzoo.Regularizer):
     def __call__(self, ctx):
         real, fake = ctx.real.detach().float(), ctx.fake.detach().float()
         alpha = ctx.rand(real.shape[0], *([1] * (real.ndim - 1)))
-        x_hat = torch.lerp(fake, real, alpha).to(ctx.real.dtype)
-        if ctx.real.is_contiguous(memory_format=torch.channels_last) and x_hat.ndim == 4:
-            x_hat = x_hat.contiguous(memory_format=torch.channels_last)
-        x_hat.requires_grad_(True)
-        labels = ctx.real_labels if ctx.num_classes else None
-        norm = ctx.input_grad(ctx.D(x_hat, labels), x_hat).flatten(1).norm(2, dim=1)
-        return self.weight * ((norm - self.target) ** 2).mean()
+        return gradient_norm_penalty(ctx, torch.lerp(fake, real, alpha), self.weight, self.target)
+
+
+def gradient_norm_penalty(ctx, points: torch.Tensor, weight: float, target: float) -> torch.Tensor:
+    """weight * E[(||grad_x D(x)|| - target)^2] at `points` (float32, no graph), in their own D pass: the points
+    take the real batch's dtype and memory format and the real labels; the input gradient is the trainer's
+    (scale- and autocast-safe). WGAN-GP's interpolates and DRAGAN's perturbed reals both use it."""
+    x_hat = points.to(ctx.real.dtype)
+    if ctx.real.is_contiguous(memory_format=torch.channels_last) and x_hat.ndim == 4:
+        x_hat = x_hat.contiguous(memory_format=torch.channels_last)
+    x_hat.requires_grad_(True)
+    labels = ctx.real_labels if ctx.num_classes else None
+    norm = ctx.input_grad(ctx.D(x_hat, labels), x_hat).flatten(1).norm(2, dim=1)
+    return weight * ((norm - target) ** 2).mean()
 
 
 def _flip_translate(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
