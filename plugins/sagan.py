@@ -53,6 +53,10 @@ from torch.nn.utils.parametrizations import spectral_norm
 import ganzoo
 from ganzoo.api import SelfAttention2d, resolution_plan
 
+# SNGAN's residual D block, as BigGAN-PyTorch writes it (sagan's first block always downsamples, so its shortcut rule
+# is BigGAN's): one implementation for both families
+from ganzoo_plugins.biggan import DBlock as DownBlock
+
 LATENT_DIM = 128
 
 
@@ -97,31 +101,6 @@ class UpBlock(nn.Module):
         h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
         h = self.conv2(F.relu(self.bn2(self.conv1(h))))
         return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
-
-
-class DownBlock(nn.Module):
-    """[ReLU], conv3x3, ReLU, conv3x3, [2x2 avg pool]; ``first``: the optimised block (no leading ReLU, shortcut
-    pools then convs); otherwise the shortcut convs then pools when the block changes shape."""
-
-    def __init__(self, cin: int, cout: int, down: bool, first: bool = False):
-        super().__init__()
-        self.down, self.first = down, first
-        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
-        self.learnable_sc = first or down or cin != cout
-        if self.learnable_sc:
-            self.shortcut = nn.Conv2d(cin, cout, 1)
-
-    def forward(self, x):
-        h = self.conv2(F.relu(self.conv1(x if self.first else F.relu(x))))
-        if self.down:
-            h = F.avg_pool2d(h, 2)
-        if not self.learnable_sc:
-            return h + x
-        if self.first:
-            return h + self.shortcut(F.avg_pool2d(x, 2) if self.down else x)
-        s = self.shortcut(x)
-        return h + (F.avg_pool2d(s, 2) if self.down else s)
 
 
 class SAGANGenerator(nn.Module):
