@@ -1,12 +1,12 @@
 """A run folder's life: start a new run, resume it, restart it from step 0, or continue it to more steps.
 
-Each entry point returns (or fits) a `Trainer` holding the folder's lock; the run loop itself is ganzoo.run.trainer.
+Each entry point returns (or fits) a `Trainer`, which holds the folder's lock from when it is built (or first
+writes) to the end of fit(); nothing here locks. The run loop itself is ganzoo.run.trainer.
 Hyper-parameters of a continued run come from its saved spec in config.json, never from a plugin's current recipe.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
@@ -39,19 +39,16 @@ def resume(run_dir: Path, *, steps: Optional[int] = None, progress: Any = False,
     Hyper-parameters come from the saved spec in config.json, never from the plugin's current recipe; a learning
     rate or betas edited by hand in config.json's spec are applied (the optimiser state keeps its moments).
     ``from_previous`` continues from checkpoint.prev.pt; ``restart`` starts over from step 0 with the folder's
-    config.json, after moving its old files into ``.restarted-<time>/``. The folder's lock is held throughout.
+    config.json, after moving its old files into ``.restarted-<time>/``. The folder's lock is held throughout (by the
+    trainer).
     """
     run = RunFolder(Path(run_dir))
-    run.read_config()  # a missing folder or config.json is reported before the lock would create anything
-    main = os.environ.get("RANK", "0") == "0"
-    with (run.lock() if main else _no_lock()):  # a second trainer of this folder is refused, naming our pid
-        if restart:
-            _, config, dataset, spec = _saved_run(run, steps, None, registry)
-            trainer = Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset,
-                              spec=spec, restart=True, notice=notice)
-            return trainer.fit()
-        return continue_run(run.path, steps=steps, progress=progress, registry=registry, console=console,
-                            from_previous=from_previous, notice=notice).fit()
+    if restart:  # the trainer locks the folder when it is built, and holds the lock to the end of fit()
+        _, config, dataset, spec = _saved_run(run, steps, None, registry)
+        return Trainer(config, registry=registry, progress=progress, console=console, dataset=dataset, spec=spec,
+                       restart=True, notice=notice).fit()
+    return continue_run(run.path, steps=steps, progress=progress, registry=registry, console=console,
+                        from_previous=from_previous, notice=notice).fit()
 
 
 def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optional[dict[str, Any]] = None,
@@ -64,6 +61,7 @@ def continue_run(run_dir: Path, *, steps: Optional[int] = None, overrides: Optio
     when `steps` or `overrides` change it. A run already at `steps` or past it is refused with one line, unless
     ``finished_ok`` and it is exactly there (the caller only wants the trained state)."""
     run = RunFolder(Path(run_dir))
+    run.read_config()  # a missing folder or config.json is said first
     run.resume_checkpoint(from_previous=from_previous)  # says how to proceed when there is none
     saved, config, dataset, spec = _saved_run(run, steps, overrides, registry)
     trainer = Trainer(config, registry=registry, resume=run.path, progress=progress, console=console,
@@ -107,11 +105,3 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
         spec = spec.with_(steps=int(steps))
         config = replace(config, steps=int(steps))
     return saved, config, dataset, spec
-
-
-class _no_lock:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return None

@@ -166,20 +166,17 @@ class Trainer:
             self._claim_new_run()
 
     def _claim_new_run(self) -> None:
-        """Fail fast, before any file is written: the folder is not in use by another process (its pid is named)
-        and a new run may write there. fit() takes the lock and checks again under it before writing anything;
-        a trainer that is built but never fit creates no folder."""
+        """Fail fast, before any file is written: an existing folder is locked now (a second process is refused,
+        naming the holder's pid) and checked; a folder that does not exist yet is only checked, and locked when
+        fit() first writes, so a trainer that is built but never fit creates nothing."""
         if self.run.path.is_dir():
-            with self.run.lock():
-                if not self.restart:
-                    self.run.check_new_run_target()
-        elif not self.restart:
-            self.run.check_new_run_target()  # a file where the folder goes
+            self._hold_folder()
+        if not self.restart:
+            self.run.check_new_run_target()
 
     def _resume_from(self, from_previous: bool) -> None:
-        """Load the run's checkpoint, holding the folder's lock (main rank) from here to the end of fit()."""
-        if self.dist.is_main:
-            self._lock = self.run.lock().acquire()
+        """Load the run's checkpoint under the folder's lock, held from here to the end of fit()."""
+        self._hold_folder()
         try:
             if self.dist.is_main:
                 self.run.clean_stale_temp()
@@ -189,6 +186,12 @@ class Trainer:
         except BaseException:
             self.close()
             raise
+
+    def _hold_folder(self) -> None:
+        """The one place the trainer takes its run folder's lock (main rank; other ranks write nothing). It holds it
+        until close(), which fit() calls however it ends."""
+        if self._lock is None and self.dist.is_main:
+            self._lock = self.run.lock().acquire()
 
     def notice(self, line: str) -> None:
         """A one-line notice, as a ``notice`` event (printed by the NoticeSubscriber, seen by every subscriber)."""
@@ -404,10 +407,9 @@ class Trainer:
     def _open_run(self) -> None:
         """Under the folder's lock: restart (if asked), check the target, clean stale temp files, write config.json
         (fresh run) or cut metrics.jsonl back to the checkpoint (resume), then open the loggers. Main rank only."""
-        if self._lock is None:  # a new run (a resume took it when it loaded the checkpoint)
-            if self.start_step == 0 and not self.restart:
-                self.run.check_new_run_target()  # a file where the folder goes: said before the lock would mkdir
-            self._lock = self.run.lock().acquire()
+        if self._lock is None and not self.restart:  # a new folder: a file where it goes is said before the lock mkdirs
+            self.run.check_new_run_target()
+        self._hold_folder()
         if self.start_step == 0:
             if self.restart:
                 aside = self.run.restart()

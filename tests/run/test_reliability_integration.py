@@ -117,7 +117,7 @@ def test_a_run_or_resume_is_refused_while_another_process_holds_the_folder(tmp_p
     assert main(["run", "vanilla", *TINY_ARGS, "--out", str(out)]) == 0
 
 
-def test_the_trainer_holds_the_lock_while_it_writes_and_a_resume_from_loading_the_checkpoint(tmp_path):
+def test_the_trainer_holds_the_lock_while_it_writes_and_a_resume_or_restart_from_when_it_is_built(tmp_path):
     out = tmp_path / "run"
     seen = []
     real_create = RunFolder.create
@@ -135,6 +135,10 @@ def test_the_trainer_holds_the_lock_while_it_writes_and_a_resume_from_loading_th
     assert held_here(out)
     resumed.close()
     assert not held_here(out)
+    restarting = Trainer(TrainConfig(out=str(out), **TINY), restart=True, progress=False)
+    assert held_here(out), "a restart locks the existing folder when it is built, before it moves anything aside"
+    restarting.close()
+    assert not held_here(out) and not list(out.glob(".restarted-*"))
 
 
 # -- killed at the worst moment --------------------------------------------------------------------------------------
