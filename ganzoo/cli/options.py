@@ -172,6 +172,8 @@ class SuiteCommand:
     address: Optional[str] = arg(None, "run --executor ray: a cluster address or auto (default: a new local Ray)")
     gpus: float = arg(0.0, "run --executor ray: GPUs each run asks for (default 0)", kind="float0")
     retry_failed: bool = arg(False, "run: run failed runs again (they are skipped otherwise)", kind="bool")
+    rerun_changed: bool = arg(False, "run: make again the runs whose model's recipe now resolves to other math "
+                                     "(they are refused otherwise)", kind="bool")
     timed_steps: int = arg(5, "show: steps timed per distinct model for the cost estimate (default 5; 0: no "
                               "estimate)", kind="int0")
     json: bool = json_arg()

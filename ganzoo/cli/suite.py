@@ -188,7 +188,9 @@ def _run(args, console: Console, err: Console) -> int:
         live.start()
     try:
         run_suite(suite, folder.path, executor=args.executor, workers=args.workers, retry_failed=args.retry_failed,
-                  address=args.address, gpus=args.gpus, command=command, say=said.append, tick=tick)
+                  rerun_changed=args.rerun_changed,
+                  address=args.address, gpus=args.gpus, command=command, say=said.append, tick=tick,
+                  notice=lambda line: err.print(escape(line), highlight=False))
     finally:
         if live is not None:
             live.stop()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,6 +114,39 @@ def check_folder(folder: SuiteFolder, suite: Suite) -> None:
                 f"{run.seed}: {_difference(old, run)}; use a new --out, or restore the suite")
 
 
+def check_recipes(folder: SuiteFolder, suite: Suite, registry: Registry, *, rerun_changed: bool = False,
+                  say: Callable[[str], None] = lambda _line: None) -> list[SuiteRun]:
+    """Refuse (or, with `rerun_changed`, discard to make again) the finished and started runs whose model's recipe
+    now resolves to other math than the spec their results header recorded. Returns the runs discarded."""
+    from ganzoo.suite.recipes import SpecResolver, first_difference
+
+    if suite.kind == "speed":
+        return []
+    resolve, discarded, unchecked = SpecResolver(registry), [], 0
+    for run in suite.runs:
+        lines = folder.lines(run)
+        if status_of(lines) == "queued":
+            continue
+        saved = next((line.get("spec") for line in lines if "header" in line), None)
+        if saved is None:
+            unchecked += 1  # made before runs recorded their spec
+            continue
+        difference = first_difference(saved, resolve(run))
+        if difference is None:
+            continue
+        if not rerun_changed:
+            raise GanzooError(f"the recipe of {run.group} changed since its run in {folder.path} was made "
+                              f"({run.dataset} seed {run.seed}): {difference}; pass --rerun-changed to make the "
+                              f"changed runs again, or use a new --out")
+        folder.results_file(run).unlink(missing_ok=True)
+        shutil.rmtree(folder.run_dir(run), ignore_errors=True)
+        discarded.append(run)
+        say(f"{run.group} on {run.dataset} seed {run.seed}: its recipe changed ({difference}); made again")
+    if unchecked:
+        say(f"{unchecked} earlier run(s) in {folder.path} recorded no spec; their recipes are not checked")
+    return discarded
+
+
 def write_suite_file(folder: SuiteFolder, suite: Suite) -> None:
     """suite.json: the union of the runs it held and this suite's (runs removed from the file stay described)."""
     saved = folder.saved() or {}
@@ -174,9 +208,11 @@ def jobs_for(folder: SuiteFolder, suite: Suite, *, retry_failed: bool = False, c
 
 
 def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Optional[int] = None,
-              retry_failed: bool = False, address: Optional[str] = None, gpus: float = 0.0, command: str = "",
-              say: Callable[[str], None] = lambda _line: None, tick: Optional[Callable] = None) -> dict[str, int]:
-    """Run every unfinished run of `suite` in `out`, then write its table. Returns the status counts before."""
+              retry_failed: bool = False, rerun_changed: bool = False, address: Optional[str] = None,
+              gpus: float = 0.0, command: str = "", say: Callable[[str], None] = lambda _line: None,
+              notice: Optional[Callable[[str], None]] = None, tick: Optional[Callable] = None) -> dict[str, int]:
+    """Run every unfinished run of `suite` in `out`, then write its table. Returns the status counts before.
+    `say` gets the outcome when there is nothing to do; `notice` (default `say`) what the recipe check did."""
     from ganzoo.suite.executors import EXECUTORS, run_local, run_ray
     from ganzoo.suite.table import write_table
 
@@ -184,6 +220,7 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
         raise GanzooError(f"--executor {executor!r}; choose {', '.join(EXECUTORS)}")
     folder = SuiteFolder(Path(out))
     check_folder(folder, suite)
+    check_recipes(folder, suite, get_registry(), rerun_changed=rerun_changed, say=notice or say)
     jobs, counts = jobs_for(folder, suite, retry_failed=retry_failed, command=command)
     if not jobs:
         say(f"nothing to do: all {len(suite.runs)} runs of {suite.name} in {folder.path} are finished"

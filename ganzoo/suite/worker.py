@@ -149,6 +149,7 @@ def _open(run_dir: Path, config):
 
 def _train_and_measure(job: dict[str, Any], results: Results) -> None:
     from ganzoo.suite import protocol
+    from ganzoo.suite.recipes import fingerprint
 
     run = job["run"]
     ev = run["evaluation"]
@@ -159,7 +160,8 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
     try:
         total, at = trainer.config.steps, trainer.start_step
         kept = [r for r in read_results(results.path) if "step" in r and r["step"] <= at]
-        results.rewrite([{HEADER: run, "commands": job.get("commands", [])}, *kept])
+        results.rewrite([{HEADER: run, "commands": job.get("commands", []), "spec": fingerprint(trainer.spec)},
+                         *kept])
         dataset = trainer.dataset
         extractor = protocol.extractor_for(dataset, ev["feature_extractor"]) if job["kind"] == "quality" else None
         real = protocol.reference_images(dataset, ev) if job["kind"] == "quality" else None

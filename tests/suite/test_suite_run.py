@@ -72,6 +72,35 @@ def test_a_changed_suite_is_refused_naming_the_difference(tiny_reference, shared
     assert result.returncode == 2 and "holds suite 'tiny'" in result.stderr
 
 
+def test_a_run_whose_recipe_now_resolves_otherwise_is_refused_or_made_again_when_asked(tiny_reference, shared_cache,
+                                                                                        tmp_path):
+    """The id hashes the suite's settings; the header keeps the spec the recipe resolved to, so a plugin upgrade
+    that changes a default (here: the recorded lr differs from what vanilla's recipe gives now) is caught."""
+    import shutil
+
+    file, reference, expected = tiny_reference
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    path = sorted((out / "results").glob("*.jsonl"))[0]
+    lines = read_results(path)
+    header = lines[0]
+    config_spec = json.loads((out / "runs" / path.stem / "config.json").read_text())["spec"]
+    assert header["spec"] == {k: v for k, v in config_spec.items() if k != "citation"}, "the spec it trained under"
+    assert header["spec"]["optimizer_g"]["options"]["lr"] == 0.0002
+    header["spec"]["optimizer_g"]["options"]["lr"] = 0.0001  # made by an older recipe
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run_cli("suite", "run", file, "--out", out, "--quiet", cache=shared_cache)
+    assert result.returncode == 2 and "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert "the recipe of vanilla changed" in result.stderr and "optimizer_g.options.lr 0.0001 -> 0.0002" in \
+        result.stderr and "--rerun-changed" in result.stderr
+    assert read_results(path) == lines, "nothing is touched when refused"
+    result = run_cli("suite", "run", file, "--out", out, "--quiet", "--rerun-changed", cache=shared_cache)
+    assert result.returncode == 0, result.stderr
+    assert "its recipe changed (optimizer_g.options.lr 0.0001 -> 0.0002); made again" in result.stderr
+    assert read_results(path)[0]["spec"]["optimizer_g"]["options"]["lr"] == 0.0002
+    assert measurements(out) == expected, "made again: the same numbers as the uninterrupted suite"
+
+
 def test_sigkill_at_random_moments_then_finishing_gives_the_uninterrupted_results(tiny_reference, shared_cache,
                                                                                    tmp_path):
     file, _, expected = tiny_reference
