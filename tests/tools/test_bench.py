@@ -417,4 +417,6 @@ def test_bench_shows_what_the_lazy_regularisers_cost_and_averages_flops_over_the
     step, _, flop_fn = make_trainer_step("stylegan2", (1, 8, 8), "fp32", batch_size=8, registry=get_registry())
     single = [flop_fn() for _ in range(16)]
     assert min(single) < row["flops_per_step"] < max(single)
-    assert row["flops_per_step"] == round(sum(single) / 16)
+    # style mixing is drawn per batch (a second mapping pass, ~7% of a step), so counts depend on the RNG's position:
+    # the bench's 16 steps and these 16 agree on average, not exactly; one plain step (942M of 1039M) is 9% off
+    assert row["flops_per_step"] == pytest.approx(sum(single) / 16, rel=0.04)
