@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import pluggy
 
 from ganzoo.contract import hookspecs
-from ganzoo.errors import GanzooError, UnknownNameError
+from ganzoo.errors import GanzooError, UnknownNameError, describe_memory_error
 
 ENTRY_POINT_GROUP = "ganzoo"
 ENV_VAR = "GANZOO_PLUGINS"
@@ -269,5 +269,12 @@ def call_factory(kind: str, name: str, factory: Any, *args: Any, **options: Any)
         return factory(*args, **options)
     except GanzooError:
         raise
-    except (ValueError, TypeError) as exc:
-        raise GanzooError(f"{kind} {name!r} cannot be built for these settings: {exc}") from exc
+    except (ValueError, TypeError, RuntimeError) as exc:
+        if describe_memory_error(exc) is not None:
+            raise  # a size that does not fit: the CLI says so, with the fix
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items())
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = f"--{kind}-option or config.json's spec" if kind in ("generator", "discriminator", "loss") else (
+            "the recipe or config.json's spec")
+        raise GanzooError(f"{kind} {name!r} cannot be built" + (f" with {given}" if given else "")
+                          + f" ({first}); fix those options ({where})") from exc

@@ -20,10 +20,11 @@ def upgrade(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def run_state(step: int, engine: Any, sampler: Any) -> dict[str, Any]:
-    """Everything a run continues from at `step`."""
+def run_state(step: int, engine: Any, sampler: Any, run_id: str = "") -> dict[str, Any]:
+    """Everything a run continues from at `step`, naming the run (`run_id`, as in its config.json)."""
     return {
         "step": step,
+        "run_id": run_id,
         **engine.state_dict(),
         "sampler": sampler.state_dict(),
         "rng": {

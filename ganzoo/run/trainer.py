@@ -34,8 +34,8 @@ from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe, with_component
 from ganzoo.spec.runspec import RunSpec
 from ganzoo.spec.seeds import Seeds
 from ganzoo.store.checkpoint import load_checkpoint, save_checkpoint
-from ganzoo.store.folder import RunFolder
-from ganzoo.store.images import image_grid, scatter_plot
+from ganzoo.store.folder import RunFolder, check_checkpoint_owner, new_run_id
+from ganzoo.store.images import image_grid, save_picture, scatter_plot
 from ganzoo.store.lock import RunLock
 from ganzoo.version import __version__
 
@@ -160,6 +160,7 @@ class Trainer:
         self.last_eval: dict[str, Any] = {}
         self.start_step = 0
         self.checkpoint_path: Optional[Path] = None
+        self.run_id = new_run_id()  # a resume takes its folder's instead
         if resume is not None:
             self._resume_from(from_previous)
         elif self.dist.is_main:
@@ -181,7 +182,11 @@ class Trainer:
             if self.dist.is_main:
                 self.run.clean_stale_temp()
             path = self.run.resume_checkpoint(from_previous=from_previous)
-            self._restore(load_checkpoint(path, notice=self.notice), path)
+            saved = self.run.read_config()
+            state = load_checkpoint(path, notice=self.notice)
+            check_checkpoint_owner(state, saved, path)
+            self.run_id = saved.get("run_id") or self.run_id  # a folder from before run ids gets one now
+            self._restore(state, path)
             self.checkpoint_path = path
         except BaseException:
             self.close()
@@ -252,6 +257,7 @@ class Trainer:
         """Everything needed to repeat the run, and how it was run (for config.json and the summary)."""
         return {
             "ganzoo_version": __version__,
+            "run_id": self.run_id,
             "train": self.config.settings_dict(),
             "spec": self.spec.to_dict(),
             "model": self.gan.name,
@@ -273,7 +279,7 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------------------------
     def state_dict(self, step: int) -> dict[str, Any]:
-        return run_state(step, self.update, self.sampler)
+        return run_state(step, self.update, self.sampler, self.run_id)
 
     def save_checkpoint(self, step: int) -> Path:
         """Write checkpoint.pt (the previous one becomes checkpoint.prev.pt), then fsync metrics.jsonl and the folder,
@@ -379,7 +385,7 @@ class Trainer:
         picture = self.sample_picture()
         path = self.run.samples / f"step_{step:07d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
-        picture.save(path)
+        save_picture(picture, path)
         self.events.emit("sample", step=step, path=path, image=picture_tensor(picture))
         return path
 

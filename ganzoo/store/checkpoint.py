@@ -75,6 +75,10 @@ def fsync_folder(folder: Path) -> None:
         os.close(dir_fd)
 
 
+#: open flags of every file ganzoo writes in place: never through a symbolic link, never inherited by children
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
 def temp_name(path: Path) -> Path:
     """A fresh temporary name beside `path`: ``.NAME.<random>.tmp`` (what RunFolder.clean_stale_temp removes)."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
@@ -82,7 +86,7 @@ def temp_name(path: Path) -> Path:
 
 def _write_temp(path: Path, payload: bytes) -> Path:
     tmp = temp_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o644)
     try:
         try:
             write_fully(fd, payload)
@@ -121,26 +125,51 @@ def seal(payload: bytes) -> bytes:
     return payload + TRAILER_FORMAT % (hashlib.sha256(payload).hexdigest().encode(), len(payload))
 
 
+def _payload_size(tail: bytes, total: int, path: Path) -> Optional[int]:
+    """From a file's last bytes (at least TRAILER_LEN + 32) and its size: the sealed payload's size, or None for a
+    complete 0.1 file (no trailer, a zip end record without comment); raises CorruptCheckpointError otherwise."""
+    match = _TRAILER.fullmatch(tail[-TRAILER_LEN:]) if total >= TRAILER_LEN else None
+    if match is None:
+        if total >= 22 and tail[-22:-18] == _ZIP_END and b"#ganzoo" not in tail[-TRAILER_LEN - 32:]:
+            return None
+        reason = "its checksum line is damaged" if b"#ganzoo" in tail[-TRAILER_LEN - 32:] else (
+            "the file is cut off or not a checkpoint")
+        raise CorruptCheckpointError(reason, Path(path))
+    size = int(match.group(2))
+    if size != total - TRAILER_LEN:
+        raise CorruptCheckpointError(f"its size is {total - TRAILER_LEN} bytes, the checksum line says {size}",
+                                     Path(path))
+    return size
+
+
 def unseal(data: bytes, path: Path) -> tuple[bytes, bool]:
     """(payload, verified) of a checkpoint file's bytes; raises CorruptCheckpointError with the reason.
 
     verified is False for a complete ganzoo 0.1 file (no trailer, ends with a zip end record without comment).
     """
-    match = _TRAILER.fullmatch(data[-TRAILER_LEN:]) if len(data) >= TRAILER_LEN else None
-    if match is None:
-        if len(data) >= 22 and data[-22:-18] == _ZIP_END and b"#ganzoo" not in data[-TRAILER_LEN - 32:]:
-            return data, False
-        reason = "its checksum line is damaged" if b"#ganzoo" in data[-TRAILER_LEN - 32:] else (
-            "the file is cut off or not a checkpoint")
-        raise CorruptCheckpointError(reason, Path(path))
-    size = int(match.group(2))
-    if size != len(data) - TRAILER_LEN:
-        raise CorruptCheckpointError(f"its size is {len(data) - TRAILER_LEN} bytes, the checksum line says {size}",
-                                     Path(path))
+    size = _payload_size(data[-TRAILER_LEN - 32:], len(data), path)
+    if size is None:
+        return data, False
     payload = data[:size]
-    if hashlib.sha256(payload).hexdigest().encode() != match.group(1):
+    if hashlib.sha256(payload).hexdigest().encode() != _TRAILER.fullmatch(data[-TRAILER_LEN:]).group(1):
         raise CorruptCheckpointError("its content does not match its sha256 checksum", Path(path))
     return payload, True
+
+
+def read_checkpoint_bytes(path: Path) -> bytes:
+    """A checkpoint file's bytes, read whole only once its last bytes say a whole checkpoint is there: a huge or
+    sparse file that is not one is refused without reading it, and one too large for memory says so."""
+    path = Path(path)
+    with open(path, "rb") as file:
+        total = os.fstat(file.fileno()).st_size
+        file.seek(max(0, total - TRAILER_LEN - 32))
+        _payload_size(file.read(), total, path)
+        file.seek(0)
+        try:
+            return file.read()
+        except MemoryError:
+            raise CheckpointError(f"checkpoint {path} ({total / 2 ** 30:.1f} GiB) does not fit in this machine's "
+                                  f"memory; load it where more is free") from None
 
 
 def previous_path(path: Path) -> Path:
@@ -152,8 +181,8 @@ def previous_path(path: Path) -> Path:
 def verifies(path: Path) -> bool:
     """Whether the file exists and passes its checksum (or is a complete 0.1 file). Nothing is unpickled."""
     try:
-        unseal(Path(path).read_bytes(), Path(path))
-    except (OSError, CorruptCheckpointError):
+        unseal(read_checkpoint_bytes(path), Path(path))
+    except (OSError, CheckpointError):
         return False
     return True
 
@@ -211,7 +240,7 @@ def _link_over(source: Path, target: Path) -> None:
 
 def _step_of(path: Path) -> Optional[int]:
     try:
-        payload, _ = unseal(path.read_bytes(), path)
+        payload, _ = unseal(read_checkpoint_bytes(path), path)
         step = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True).get("step")
         return int(step) if step is not None else None
     except Exception:
@@ -243,12 +272,11 @@ def load_checkpoint(path: Path, map_location: Any = "cpu", *, notice: Optional[N
             raise CheckpointError(f"no checkpoint at {path}, but {offer}")
         raise CheckpointError(f"no checkpoint at {path}; pass the run folder of a run that saved one")
     try:
-        data = path.read_bytes()
+        data = read_checkpoint_bytes(path)
+        payload, verified = unseal(data, path)
     except OSError as exc:
         exc.filename = exc.filename or str(path)
         raise
-    try:
-        payload, verified = unseal(data, path)
     except CorruptCheckpointError as exc:
         offer, prev = _offer_previous(path)
         raise CorruptCheckpointError(f"checkpoint {path} is corrupt or truncated ({exc}); it is left untouched; "

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ganzoo.errors import CheckpointError, GanzooError
-from ganzoo.store.checkpoint import atomic_write_bytes, fsync_folder, newest_good_checkpoint, previous_path, write_fully
+from ganzoo.store.checkpoint import (
+    NO_FOLLOW,
+    atomic_write_bytes,
+    fsync_folder,
+    newest_good_checkpoint,
+    previous_path,
+    write_fully,
+)
 from ganzoo.store.lock import LOCK_NAME, RunLock
 
 CONFIG = "config.json"
@@ -76,6 +83,24 @@ class MetricsScan:
     skipped: list[str] = field(default_factory=list)
 
 
+def new_run_id() -> str:
+    """A run's identity, written into its config.json and every checkpoint it saves (16 hex digits)."""
+    import secrets
+
+    return secrets.token_hex(8)
+
+
+def check_checkpoint_owner(state: dict, config: dict, path: Path) -> None:
+    """Refuse a checkpoint written by another run: a copy of another run's checkpoint of the same networks would
+    otherwise load, train on and sample as this run's. Folders and checkpoints from before run ids pass."""
+    mine, theirs = config.get("run_id"), state.get("run_id")
+    if mine and theirs and mine != theirs:
+        folder = Path(path).parent
+        raise CheckpointError(f"checkpoint {path} belongs to another run (run id {theirs}; {folder / CONFIG} says "
+                              f"{mine}); put this run's own checkpoint back, or start over with `ganzoo run --resume "
+                              f"{folder} --restart`")
+
+
 class RunFolder:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -117,6 +142,19 @@ class RunFolder:
                         removed.append(tmp)
         return removed
 
+    def check_links(self) -> None:
+        """Refuse a folder where one of the run's own files is a symbolic link: ganzoo would read or write the file
+        it points at, outside the folder (and a checkpoint linked to another run's would pass as this run's)."""
+        if not self.path.is_dir():
+            return
+        owned = [self.path / name for name in OWNED]
+        if self.samples.is_dir() and not self.samples.is_symlink():
+            owned += sorted(self.samples.iterdir())
+        for path in owned:
+            if path.is_symlink():
+                raise GanzooError(f"{path} is a symbolic link (to {os.readlink(path)}); a run folder's files must be "
+                                  f"its own: put the file itself there, or remove the link")
+
     # -- what the folder holds -----------------------------------------------------------------------------------
     def holds_run(self) -> bool:
         """A folder with a config or checkpoint belongs to a run, which a new run must never overwrite."""
@@ -150,6 +188,7 @@ class RunFolder:
             raise GanzooError(f"--out {self.path} is a file, not a folder; pass another --out")
         if not self.path.exists():
             return
+        self.check_links()
         if self.holds_run():
             if self.has_checkpoint():
                 how = f"continue it with `ganzoo run --resume {self.path}`"
@@ -187,6 +226,7 @@ class RunFolder:
             return aside
 
     def create(self) -> None:
+        self.check_links()
         self.samples.mkdir(parents=True, exist_ok=True)
 
     # -- config --------------------------------------------------------------------------------------------------
@@ -199,6 +239,7 @@ class RunFolder:
             raise CheckpointError(f"run folder {self.path} does not exist; pass the folder a run wrote")
         if not path.is_file():
             raise CheckpointError(f"{self.path} has no {CONFIG}; it is not a ganzoo run folder")
+        self.check_links()  # every command that opens a run reads its config first
         try:
             config = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -212,7 +253,7 @@ class RunFolder:
         """Append one record as one line, in one write straight to the OS (no buffer to lose). If the write fails
         (disk full, ...) the file is cut back to its previous length, so it never ends in half a record."""
         line = (json.dumps(jsonable(record)) + "\n").encode()
-        fd = os.open(self.metrics, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = os.open(self.metrics, os.O_RDWR | os.O_APPEND | os.O_CREAT | NO_FOLLOW, 0o644)
         try:
             start = os.fstat(fd).st_size
             if start and os.pread(fd, 1, start - 1) != b"\n":

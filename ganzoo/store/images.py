@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Optional
@@ -9,6 +10,18 @@ from typing import Optional
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
+
+from ganzoo.store.checkpoint import atomic_write_bytes
+
+
+def save_picture(picture: Image.Image, path: Path, **options) -> Path:
+    """Write a picture (PNG, or the format of the suffix, e.g. an animated .gif with ``save_all=True``) through a temp
+    file and a rename: a link at `path` is replaced, never written through, and a full disk leaves neither a
+    truncated picture nor the temp file."""
+    buffer = io.BytesIO()
+    picture.save(buffer, format=Image.registered_extensions().get(Path(path).suffix.lower(), "PNG"), **options)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
 
 
 def image_grid(images: torch.Tensor, nrow: Optional[int] = None, pad: int = 1, min_width: int = 256) -> Image.Image:
@@ -71,11 +84,10 @@ def save_samples(samples: torch.Tensor, path: Path, real: Optional[torch.Tensor]
         picture = scatter_plot(samples, real, centers)
     else:
         raise ValueError(f"cannot draw samples of shape {tuple(samples.shape)}")
-    picture.save(path)
-    return path
+    return save_picture(picture, path)
 
 
 def save_points_plot(fake: torch.Tensor, dataset, path: Path) -> Path:
     """2-D samples over the dataset's points and mode centres, as a PNG at `path`."""
-    scatter_plot(fake, real=dataset.data[:2500], centers=dataset.centers).save(path)
+    save_picture(scatter_plot(fake, real=dataset.data[:2500], centers=dataset.centers), path)
     return path

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Optional
 
-from ganzoo.errors import RunLockedError
+from ganzoo.errors import GanzooError, RunLockedError
 
 try:
     import fcntl
@@ -75,7 +75,14 @@ class RunLock:
             _HELD[key] = [-1, 1]
             self._acquired = True
             return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0),
+                         0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise GanzooError(f"{self.path} is a symbolic link (to {os.readlink(self.path)}); the lock file is "
+                                  f"the folder's own: remove the link") from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:

@@ -17,7 +17,7 @@ from ganzoo.engine.assemble import build
 from ganzoo.errors import CheckpointError, GanzooError
 from ganzoo.registry import Registry
 from ganzoo.store.checkpoint import load_checkpoint
-from ganzoo.store.folder import RunFolder
+from ganzoo.store.folder import RunFolder, check_checkpoint_owner
 
 
 def _build_from_config(saved: dict[str, Any], registry: Optional[Registry] = None) -> GAN:
@@ -73,6 +73,7 @@ def load(run_dir: Union[str, Path], device: Union[str, torch.device] = "cpu", em
         raise CheckpointError(f"{run.path} has no {run.checkpoint.name}; the run stopped before its first "
                               f"checkpoint, so there are no weights to load")
     state = load_checkpoint(run.checkpoint)
+    check_checkpoint_owner(state, saved, run.checkpoint)
     gan = _build_from_config(saved, registry=registry)
     use_ema = bool(ema) and state.get("ema") is not None
     try:

@@ -28,7 +28,7 @@ from PIL import Image
 from ganzoo.contract.types import draw_labels, draw_latent
 from ganzoo.data.memory import check_fits
 from ganzoo.errors import GanzooError
-from ganzoo.store.images import image_grid, scatter_plot
+from ganzoo.store.images import image_grid, save_picture, scatter_plot
 
 Labels = Optional[Union[Sequence[int], torch.Tensor]]
 BATCH = 500  # generator calls are chunked so a large -n never needs one huge activation
@@ -254,19 +254,19 @@ def write_samples(samples: torch.Tensor, path: Union[str, Path], *, nrow: Option
         np.savez(path, **arrays)
     elif points and kind in ("png",):
         path.parent.mkdir(parents=True, exist_ok=True)
-        scatter_plot(samples).save(path)
+        save_picture(scatter_plot(samples), path)
     elif points or samples.ndim != 4:
         raise GanzooError(f"samples of shape {tuple(samples.shape[1:])} are points, not images; write a scatter "
                           f"plot (.png) or an .npz")
     elif kind == "png":
         path.parent.mkdir(parents=True, exist_ok=True)
-        image_grid(samples, nrow=nrow).save(path)
+        save_picture(image_grid(samples, nrow=nrow), path)
     elif kind == "folder":
         path.mkdir(parents=True, exist_ok=True)
         width = max(6, len(str(len(samples) - 1)))
         for i, array in enumerate(to_uint8(samples)):
             name = f"{i:0{width}d}" + (f"_class{int(labels[i])}" if labels is not None else "")
-            _picture(array).save(path / f"{name}.png")
+            save_picture(_picture(array), path / f"{name}.png")
     else:
         raise GanzooError(f"{path.suffix} is for interpolations; write samples to .png, .npz or a folder")
     return path
@@ -286,12 +286,12 @@ def write_walk(walk: torch.Tensor, path: Union[str, Path], labels: Optional[torc
         raise GanzooError(f"walks through {tuple(walk.shape[2:])}-shaped points cannot be drawn; write an .npz")
     path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "png":
-        image_grid(walk.reshape(rows * steps, *walk.shape[2:]), nrow=steps).save(path)
+        save_picture(image_grid(walk.reshape(rows * steps, *walk.shape[2:]), nrow=steps), path)
     elif kind == "gif":
         nrow = math.ceil(math.sqrt(rows))
         frames = [image_grid(walk[:, s], nrow=nrow).convert("RGB") for s in range(steps)]
         frames += frames[-2:0:-1]  # walk back so the loop has no jump
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+        save_picture(frames[0], path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     else:
         raise GanzooError(f"write interpolations to .png, .gif or .npz, not {str(path)!r}")
     return path
