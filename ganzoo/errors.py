@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Optional
@@ -79,6 +80,28 @@ def describe_memory_error(exc: BaseException) -> Optional[str]:
     detail = f" ({text[:160]})" if text else ""
     return (f"out of memory{detail}; lower what sets the size: --batch-size, --latent-dim, the model's width "
             f"(--generator-option), -n or --rows")
+
+
+#: what gloo and NCCL say when the process at the other end of a collective is gone
+_PEER_LOST = ("connection reset by peer", "connection closed by peer", "broken pipe", "ncclremoteerror",
+              "communicator was aborted", "connection refused", "socket closed")
+
+
+def describe_lost_peer(exc: BaseException, run_dir: Optional[str] = None) -> Optional[str]:
+    """One line for a torchrun process whose collective failed because another process of the job died (killed,
+    out of memory, a lost node); None for anything else, or outside a multi-process job."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) < 2:
+        return None
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lost = type(exc).__name__ in ("DistBackendError", "DistNetworkError") or (
+        isinstance(exc, RuntimeError) and any(s in text.lower() for s in _PEER_LOST))
+    if not lost:
+        return None
+    reason = next((s for s in _PEER_LOST if s in text.lower()), type(exc).__name__)
+    how = (f"`ganzoo run --resume {run_dir}` under the same torchrun command" if run_dir else
+           "`ganzoo run --resume DIR` under the same torchrun command")
+    return (f"rank {os.environ.get('RANK', '?')}: another process of this torchrun job stopped ({reason}); the run "
+            f"keeps its last checkpoint: continue it with {how}")
 
 
 def describe_os_error(exc: OSError) -> Optional[str]:

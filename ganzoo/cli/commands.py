@@ -21,7 +21,7 @@ from rich.text import Text
 from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
 from ganzoo.cli.suite import cmd_suite
-from ganzoo.errors import GanzooError, describe_memory_error, describe_os_error
+from ganzoo.errors import GanzooError, describe_lost_peer, describe_memory_error, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
 
@@ -553,6 +553,14 @@ def cmd_export(args, console: Console, err: Console) -> int:
 COMMANDS.update({"sample": cmd_sample, "interpolate": cmd_interpolate, "export": cmd_export, "suite": cmd_suite})
 
 
+def _run_dir_of(argv: Sequence[str]) -> Optional[str]:
+    """The run folder a `ganzoo run` command line names (--resume DIR or --out DIR), for messages after a failure."""
+    for flag in ("--resume", "--out"):
+        if flag in argv[:-1]:
+            return argv[argv.index(flag) + 1]
+    return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
@@ -584,8 +592,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if debug:
             traceback.print_exc()
-        message = describe_os_error(exc) if isinstance(exc, OSError) else describe_memory_error(exc)
-        if message is not None:  # disk full, read-only, permissions, out of memory: the user can fix it
+        message = describe_lost_peer(exc, _run_dir_of(argv)) or (
+            describe_os_error(exc) if isinstance(exc, OSError) else describe_memory_error(exc))
+        if message is not None:  # disk full, read-only, permissions, out of memory, a lost peer: the user can fix it
             err.print(f"[bold red]ganzoo: error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             return 2
         err.print(
