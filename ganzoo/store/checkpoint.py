@@ -25,6 +25,7 @@ import os
 import pickle
 import re
 import secrets
+import shutil
 import struct
 import time
 import warnings
@@ -33,7 +34,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from ganzoo.errors import CheckpointError, CorruptCheckpointError
+from ganzoo.errors import CheckpointError, CorruptCheckpointError, GanzooError
 
 FORMAT = "ganzoo-checkpoint/1"  # the layout of the state dict inside
 TRAILER_FORMAT = b"\n#ganzoo sha256=%s size=%020d\n"
@@ -84,7 +85,27 @@ def temp_name(path: Path) -> Path:
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
 
 
+def check_space(path: Path, nbytes: int) -> None:
+    """Refuse a write that cannot fit before a byte of it is written, naming what it needs and what is free."""
+    try:
+        free = shutil.disk_usage(Path(path).parent).free
+    except OSError:
+        return  # the write itself will say what is wrong
+    if nbytes > free:
+        raise GanzooError(f"no space for {path}: it needs {_size(nbytes)} and {Path(path).parent} has {_size(free)} "
+                          f"free; free space (see `df -h {Path(path).parent}`) or write it to another disk")
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
 def _write_temp(path: Path, payload: bytes) -> Path:
+    check_space(path, len(payload))
     tmp = temp_name(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NO_FOLLOW, 0o644)
     try:

@@ -7,6 +7,7 @@ raw) and, for rebuilding from safetensors in plain torch, the layers in order wi
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ import torch
 from torch import nn
 
 from ganzoo.errors import GanzooError
+from ganzoo.store.checkpoint import atomic_write_bytes
 from ganzoo.use.sampling import num_classes
 from ganzoo.version import __version__
 
@@ -82,13 +84,16 @@ def export(gan, path: Union[str, Path], fmt: str) -> Path:
     device, was_training = next(G.parameters()).device, G.training
     G.cpu().float().eval()
     info = describe(gan, fmt)
-    writer = {"safetensors": _safetensors, "torchscript": _torchscript, "onnx": _onnx}[fmt]
     try:
         with torch.no_grad():
-            _write_replacing(path, lambda tmp: writer(gan, G, tmp, info))
+            if fmt == "onnx":  # the exporter writes the file itself
+                _write_replacing(path, lambda tmp: _onnx(gan, G, tmp, info))
+            else:  # serialised in memory, then written by Python: a full disk is an OSError, never a C++ abort
+                payload = {"safetensors": _safetensors, "torchscript": _torchscript}[fmt](gan, G, info)
+                atomic_write_bytes(path, payload)
     finally:
         G.to(device).train(was_training)
-    path.with_name(path.name + ".json").write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write_bytes(path.with_name(path.name + ".json"), (json.dumps(info, indent=2) + "\n").encode())
     return path
 
 
@@ -109,20 +114,22 @@ def _write_replacing(path: Path, write) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _safetensors(gan, G: nn.Module, path: Path, info: dict) -> None:
+def _safetensors(gan, G: nn.Module, info: dict) -> bytes:
     st = _require("safetensors.torch", "safetensors")
     state = {k: v.detach().contiguous() for k, v in G.state_dict().items()}
-    st.save_file(state, str(path), metadata={"ganzoo": json.dumps(info)})
+    return st.save(state, metadata={"ganzoo": json.dumps(info)})
 
 
-def _torchscript(gan, G: nn.Module, path: Path, info: dict) -> None:
+def _torchscript(gan, G: nn.Module, info: dict) -> bytes:
     inputs = _example_inputs(gan)
     try:
         traced = torch.jit.trace(G, inputs, check_inputs=[_example_inputs(gan, 3)])
     except Exception as exc:  # data-dependent control flow, unsupported ops, ...
         raise GanzooError(f"TorchScript tracing of {info['generator_class']} failed ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0][:160]}); try --format onnx or safetensors") from None
-    torch.jit.save(traced, str(path), _extra_files={"ganzoo.json": json.dumps(info)})
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer, _extra_files={"ganzoo.json": json.dumps(info)})
+    return buffer.getvalue()
 
 
 def _onnx(gan, G: nn.Module, path: Path, info: dict) -> None:

@@ -151,39 +151,42 @@ def test_export_keeps_the_generator_usable_and_refuses_bad_requests(vanilla_run,
     assert "invalid choice" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("writer", ["torch.jit.save"])
-def test_a_failed_export_leaves_no_partial_file_and_no_temp_file(vanilla_run, tmp_path, monkeypatch, writer):
-    from ganzoo.use.load import load
+@pytest.mark.parametrize("fmt", ["torchscript", "safetensors"])
+def test_a_full_disk_mid_export_leaves_the_older_export_and_no_temp_file(vanilla_run, tmp_path, monkeypatch, capsys,
+                                                                         fmt):
+    """The export is serialised in memory and written by Python, so a full disk is an OSError (torch.jit.save
+    writing to the file itself aborted the process, exit 134) and the CLI says it in one line."""
+    from ganzoo.store import checkpoint as checkpoint_module
 
-    out = tmp_path / "exports" / "generator.pt"
+    if fmt == "safetensors" and not HAVE_SAFETENSORS:
+        pytest.skip("needs safetensors")
+    out = tmp_path / "exports" / "generator.bin"
     out.parent.mkdir()
     out.write_bytes(b"an older, complete export")
+    real = checkpoint_module.write_fully
 
-    def full_disk(obj, f, *args, **kwargs):
-        with open(f, "wb") as fh:
-            fh.write(b"PK\x03\x04 half a file")
+    def full_disk(fd, data):
+        real(fd, bytes(data)[: len(data) // 2])  # half of it reaches the disk, then it is full
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(writer, full_disk)
-    with pytest.raises(OSError):
-        export(load(vanilla_run), out, "torchscript")
+    monkeypatch.setattr(checkpoint_module, "write_fully", full_disk)
+    assert main(["export", str(vanilla_run), "--format", fmt, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "no space left" in err and str(out) in err, err
     assert out.read_bytes() == b"an older, complete export"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["generator.pt"]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["generator.bin"]
 
 
-@pytest.mark.skipif(not HAVE_SAFETENSORS, reason="needs safetensors")
-def test_a_failed_safetensors_export_leaves_nothing_behind(vanilla_run, tmp_path, monkeypatch):
-    import safetensors.torch
+def test_an_export_that_cannot_fit_is_refused_before_writing_naming_the_sizes(vanilla_run, tmp_path, monkeypatch,
+                                                                               capsys):
+    import shutil
 
-    from ganzoo.use.load import load
+    from ganzoo.store import checkpoint as checkpoint_module
 
-    def full_disk(state, filename, *args, **kwargs):
-        with open(filename, "wb") as fh:
-            fh.write(b"\x00" * 10)
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
-    out = tmp_path / "generator.safetensors"
-    with pytest.raises(OSError):
-        export(load(vanilla_run), out, "safetensors")
+    monkeypatch.setattr(checkpoint_module.shutil, "disk_usage",
+                        lambda path: shutil._ntuple_diskusage(10 ** 9, 10 ** 9 - 1000, 1000))
+    out = tmp_path / "generator.pt"
+    assert main(["export", str(vanilla_run), "--format", "torchscript", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and f"no space for {out}: it needs" in err and "1000 B free" in err
     assert list(tmp_path.iterdir()) == []
