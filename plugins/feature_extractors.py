@@ -103,6 +103,21 @@ def _train_classifier(dataset, device, seed):
     return model, correct / len(test_idx)
 
 
+#: extractor weights that ship with ganzoo: trained once, so every machine measures in the same feature space (the same
+#: training on another CPU kind rounds differently and gives other weights, hence other FIDs)
+SHIPPED = Path(__file__).parent / "weights"
+
+
+def _weights_file(name: str, weights: Optional[str]) -> tuple[Path, str]:
+    """Where an extractor's weights come from: the path given, else the copy shipped with ganzoo, else the cache
+    (where they are trained into when absent); and the words a result says about it."""
+    if weights:
+        return Path(weights), f"weights {Path(weights).name}"
+    if (SHIPPED / name).is_file():
+        return SHIPPED / name, f"shipped with ganzoo as {name}"
+    return cache_dir() / "classifiers" / name, f"cache {name}"
+
+
 def classifier_extractor(dataset, *, device, weights=None):
     """A CNN trained on the dataset's labels (cached); features are its 128-d penultimate layer."""
     if dataset.labels is None or dataset.kind != "image":
@@ -111,7 +126,7 @@ def classifier_extractor(dataset, *, device, weights=None):
             f"use --feature-extractor inception with its weights"
         )
     key = _data_hash(dataset)
-    path = Path(weights) if weights else cache_dir() / "classifiers" / f"{dataset.name.replace('/', '_')}-{key}.pt"
+    path, source = _weights_file(f"{dataset.name.replace('/', '_')}-{key}.pt", weights)
     if path.exists():
         state = load_checkpoint(path)
         model = ClassifierFeatures(dataset.shape[0], int(state["num_classes"]))
@@ -127,7 +142,7 @@ def classifier_extractor(dataset, *, device, weights=None):
     # the weights' content hash: classifiers trained on two machines differ (fp32 kernels), and so do their FIDs
     model.weights_sha256 = weights_sha256(model)
     model.description = (f"CNN trained on {dataset.name} labels, held-out accuracy {accuracy:.1%}, "
-                         f"128-d features, weights sha256 {model.weights_sha256[:12]} (cache {path.name})")
+                         f"128-d features, weights sha256 {model.weights_sha256[:12]} ({source})")
     model.accuracy = accuracy
     model.requires_grad_(False)
     return model
@@ -244,13 +259,13 @@ def fashion_cnn_extractor(dataset, *, device, weights=None):
                                    f"{dataset.name!r}; use --feature-extractor classifier or inception")
     config = dict(FASHION_CNN_TRAINING)
     if weights:
-        path = Path(weights)
+        path, source = _weights_file("", weights)
     else:
         train, test = _fashion_splits(dataset)
         digest = hashlib.sha256(f"v{FASHION_CNN_VERSION}:{sorted(config.items())}".encode())
         for part in (train.data, train.labels, test.data, test.labels):
             digest.update(part.contiguous().numpy().tobytes())
-        path = cache_dir() / "classifiers" / f"fashion-cnn-v{FASHION_CNN_VERSION}-{digest.hexdigest()[:16]}.pt"
+        path, source = _weights_file(f"fashion-cnn-v{FASHION_CNN_VERSION}-{digest.hexdigest()[:16]}.pt", None)
     if path.exists():
         state = load_checkpoint(path)
         config, accuracy = dict(state["config"]), float(state["accuracy"])
@@ -280,7 +295,7 @@ def fashion_cnn_extractor(dataset, *, device, weights=None):
     }
     low = "" if accuracy >= FASHION_CNN_MIN_ACCURACY else f", BELOW the {FASHION_CNN_MIN_ACCURACY:.0%} target"
     model.description = (f"CNN trained on the Fashion-MNIST train split, test accuracy {accuracy:.2%}{low}, 256-d "
-                         f"features, weights sha256 {sha[:12]} (cache {path.name})")
+                         f"features, weights sha256 {sha[:12]} ({source})")
     return model
 
 

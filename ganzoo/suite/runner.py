@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -177,11 +178,40 @@ def prepare(folder: SuiteFolder, suite: Suite) -> None:
         config = first.config(folder.path)
         dataset = load_dataset(dataset_name, data_dir=config.data_dir, image_size=config.image_size, seed=0)
         extractor = protocol.extractor_for(dataset, suite.evaluation["feature_extractor"])
+        check_extractor(folder, suite, dataset_name, getattr(extractor, "description", extractor.name),
+                        floors.get(dataset_name))
         if dataset_name not in floors and suite.evaluation.get("floor"):
             floors[dataset_name] = {**protocol.real_floor(dataset, extractor, suite.evaluation),
                                     "extractor": getattr(extractor, "description", extractor.name)}
     if floors:
+        folder.path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(floors, indent=1) + "\n")
+
+
+_WEIGHTS_HASH = re.compile(r"weights sha256 ([0-9a-f]{12})")
+
+
+def check_extractor(folder: SuiteFolder, suite: Suite, dataset: str, description: str,
+                    floor: Optional[dict[str, Any]]) -> None:
+    """Refuse to add runs measured in another feature space: the extractor's weights (their hash, which every
+    result names) must be those the folder's floor and measured runs used. A classifier trained on another
+    machine has other weights, and FIDs on its features do not compare with the folder's."""
+    found = _WEIGHTS_HASH.search(description)
+    if found is None:
+        return
+    mine = found.group(1)
+    earlier = [("the floor", (floor or {}).get("extractor") or (floor or {}).get("feature_extractor_info") or "")]
+    for run in suite.runs:
+        if run.dataset == dataset:
+            earlier += [(f"{run.group} seed {run.seed}", line["metrics"].get("feature_extractor_info") or "")
+                        for line in folder.lines(run) if "metrics" in line]
+    for what, text in earlier:
+        theirs = _WEIGHTS_HASH.search(text)
+        if theirs and theirs.group(1) != mine:
+            raise GanzooError(
+                f"{folder.path}'s {dataset} results ({what}) were measured on feature extractor weights "
+                f"{theirs.group(1)}, and the extractor here has {mine}; their numbers would not compare: use a new "
+                f"--out, or put the weights file they used where the extractor finds it")
 
 
 def jobs_for(folder: SuiteFolder, suite: Suite, *, retry_failed: bool = False, command: str = "",
@@ -227,10 +257,10 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
             + (f" ({counts['failed']} failed; --retry-failed runs them again)" if counts["failed"] else ""))
         write_table(folder)
         return counts
+    prepare(folder, suite)  # may refuse the folder (another feature space): before anything is written
     write_suite_file(folder, suite)
     folder.runs.mkdir(exist_ok=True)
     folder.results.mkdir(exist_ok=True)
-    prepare(folder, suite)
     workers = 1 if suite.kind == "speed" else (workers or max(1, os.cpu_count() or 1))
     started = time.perf_counter()
     if executor == "ray":

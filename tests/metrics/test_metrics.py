@@ -11,6 +11,7 @@ import torch
 from scipy import linalg
 
 import ganzoo
+from ganzoo.api import load_checkpoint
 from ganzoo.cli.commands import main
 from ganzoo.metrics import FeatureExtractor, density_coverage, image_metrics, mode_metrics, precision_recall
 from ganzoo.metrics.evaluate import resolve_extractor
@@ -125,7 +126,10 @@ def test_real_vs_real_fid_is_near_zero_and_far_below_noise():
     assert same["is_mean"] > 8, "10 balanced classes: IS near 10"
 
 
-def test_classifier_extractor_is_cached_by_dataset_hash(tmp_path):
+def test_classifier_extractor_is_cached_by_dataset_hash(tmp_path, monkeypatch):
+    import ganzoo_plugins.feature_extractors as extractors
+
+    monkeypatch.setattr(extractors, "SHIPPED", tmp_path / "nothing-shipped")  # the path a dataset without one takes
     ds = ganzoo.load_dataset("digits")
     first = resolve_extractor("classifier", ds, torch.device("cpu"))
     cached = list((tmp_path / "cache" / "classifiers").glob("digits-*.pt"))
@@ -134,6 +138,29 @@ def test_classifier_extractor_is_cached_by_dataset_hash(tmp_path):
     assert second.accuracy == first.accuracy
     x = ds.data[:5]
     assert torch.equal(first.features(x), second.features(x))
+
+
+def test_the_digits_classifier_ships_with_ganzoo_so_every_machine_measures_with_the_same_weights(tmp_path,
+                                                                                                 monkeypatch):
+    """Trained once (on another CPU kind the same training rounds differently and gives other weights, hence other
+    FIDs): with an empty cache nothing is trained, and the features are the shipped network's."""
+    import ganzoo_plugins.feature_extractors as extractors
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the shipped weights are used, nothing is trained")
+
+    monkeypatch.setattr(extractors, "train_classifier", no_training)
+    ds = ganzoo.load_dataset("digits")
+    ex = resolve_extractor("classifier", ds, torch.device("cpu"))
+    (shipped,) = sorted(extractors.SHIPPED.glob("digits-*.pt"))
+    assert f"shipped with ganzoo as {shipped.name}" in ex.description
+    assert not (tmp_path / "cache" / "classifiers").exists()
+    state = load_checkpoint(shipped)
+    net = extractors.ClassifierFeatures(1, int(state["num_classes"]))
+    net.load_state_dict(state["model"])
+    x = ds.data[:16]
+    with torch.no_grad():
+        assert torch.equal(ex.features(x), net.eval().features(x))
 
 
 def test_classifier_refuses_unlabelled_data():

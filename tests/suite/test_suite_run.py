@@ -101,6 +101,29 @@ def test_a_run_whose_recipe_now_resolves_otherwise_is_refused_or_made_again_when
     assert measurements(out) == expected, "made again: the same numbers as the uninterrupted suite"
 
 
+def test_runs_measured_on_other_extractor_weights_are_not_mixed_into_a_folder(tiny_reference, shared_cache, tmp_path):
+    """A classifier trained on another machine has other weights: its FIDs must not join the folder's table."""
+    import re
+    import shutil
+
+    file, reference, _ = tiny_reference
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    first, second = sorted((out / "results").glob("*.jsonl"))
+    second.unlink()  # one run to make, so the suite gets as far as its extractor
+    lines = read_results(first)
+    info = next(line for line in lines if "metrics" in line)["metrics"]["feature_extractor_info"]
+    mine = re.search(r"weights sha256 ([0-9a-f]{12})", info).group(1)
+    other = "0123456789ab" if mine != "0123456789ab" else "ba9876543210"
+    first.write_text(first.read_text().replace(mine, other))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    result = run_cli("suite", "run", file, "--out", out, "--quiet", cache=shared_cache)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"measured on feature extractor weights {other}, and the extractor here has {mine}" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before, "suite.json, floors untouched"
+    assert not second.exists()
+
+
 def test_sigkill_at_random_moments_then_finishing_gives_the_uninterrupted_results(tiny_reference, shared_cache,
                                                                                    tmp_path):
     file, _, expected = tiny_reference
