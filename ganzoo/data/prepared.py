@@ -8,14 +8,18 @@ folder's file names, sizes and modification times, so a second run opens it inst
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional
@@ -32,6 +36,9 @@ FORMAT, VERSION = "ganzoo-prepared", 1
 META, IMAGES, LABELS = "meta.json", "images.u8", "labels.npy"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 CHUNK = 32  # images per decode task
+HASH_BLOCK = 4 << 20  # bytes read per step when checking the content hash: a few MiB, never the whole file
+FIX = "run `ganzoo prepare` again"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -128,7 +135,11 @@ class _Writer:
         out.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
         self.tmp.mkdir()
-        self.file = open(self.tmp / IMAGES, "wb")
+        try:
+            self.file = open(self.tmp / IMAGES, "wb")
+        except BaseException:  # the folder exists but nothing will ever remove it otherwise
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise
         self.digest = hashlib.sha256()
         self.count = 0
 
@@ -144,13 +155,10 @@ class _Writer:
         self.file.close()
         h, w, c = row_shape
         shape = (self.count, c, h, w)
-        final = hashlib.sha256(json.dumps([list(shape), meta.get("classes", [])]).encode())
-        final.update(self.digest.digest())
         if labels is not None:
             labels = np.asarray(labels, dtype=np.int64)
-            final.update(labels.tobytes())
             np.save(self.tmp / LABELS, labels)
-        content_hash = final.hexdigest()
+        content_hash = _content_hash(shape, meta.get("classes", []), self.digest.digest(), labels)
         meta = {"format": FORMAT, "version": VERSION, "shape": list(shape), "layout": "NHWC", "dtype": "uint8",
                 "labels": LABELS if labels is not None else None, "hash": content_hash, **meta}
         (self.tmp / META).write_text(json.dumps(meta, indent=1) + "\n")
@@ -158,8 +166,45 @@ class _Writer:
         return PrepareReport(self.out, shape, content_hash, [tuple(s) for s in meta.get("skipped", [])])
 
     def abort(self) -> None:
-        self.file.close()
+        """Remove the temporary folder; never raises, so the error that caused the abort is the one reported."""
+        with contextlib.suppress(OSError):  # flushing to a full disk fails again: the file is closed regardless
+            self.file.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _content_hash(shape, classes, image_digest: bytes, labels: Optional[np.ndarray]) -> str:
+    """The cache's content hash: shape and classes, then the images' sha256, then the int64 labels (one formula for
+    writing a cache and checking it)."""
+    final = hashlib.sha256(json.dumps([list(shape), classes]).encode())
+    final.update(image_digest)
+    if labels is not None:
+        final.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return final.hexdigest()
+
+
+def _write_error(exc: OSError, out: Path, nbytes: int) -> DataError:
+    """A failed write as one line naming the cache; a full disk also says how much space the images need."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        what = "no space left on the device" if exc.errno == errno.ENOSPC else "disk quota exceeded"
+        return DataError(f"cannot write the prepared dataset {out}: {what}; its images need {human_bytes(nbytes)}, "
+                         f"free that much space or pass --out on another disk")
+    reason = " ".join((exc.strerror or str(exc) or type(exc).__name__).split())
+    return DataError(f"cannot write the prepared dataset {out}: {reason}; pass --out on a writable disk")
+
+
+@contextmanager
+def _writing(out: Path, nbytes: int):
+    """A _Writer whose temporary folder is removed on every failure (Ctrl-C included), OS errors made one line."""
+    writer = None
+    try:
+        writer = _Writer(out)
+        yield writer
+    except BaseException as exc:
+        if writer is not None:
+            writer.abort()
+        if isinstance(exc, OSError):
+            raise _write_error(exc, out, nbytes) from exc
+        raise
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
@@ -176,8 +221,10 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     try:
         os.replace(tmp, out)
-    except OSError:  # another rank finished the same cache first
+    except OSError:  # another rank finished the same cache first; anything else is a real failure
         shutil.rmtree(tmp, ignore_errors=True)
+        if not is_prepared(out):
+            raise
 
 
 def _check_disk(out: Path, nbytes: int) -> None:
@@ -206,12 +253,12 @@ def prepare_folder(root: Path, image_size: int, out: Path, *, workers: Optional[
     files, labels, classes = list_images(root)
     if not files:
         raise DataError(f"no PNG or JPEG images found under {root}; point it at a folder of images")
-    _check_disk(out, len(files) * 3 * image_size * image_size)
+    nbytes = len(files) * 3 * image_size * image_size
+    _check_disk(out, nbytes)
     workers = workers or min(8, os.cpu_count() or 1)
     chunks = [files[i : i + CHUNK] for i in range(0, len(files), CHUNK)]
-    writer = _Writer(out)
     kept_labels, skipped = [], []
-    try:
+    with _writing(out, nbytes) as writer:
         with ThreadPoolExecutor(workers) as pool, _progress(len(files), f"decoding {root.name}", progress) as bar:
             task = bar.add_task(f"decoding {root.name} at {image_size}px", total=len(files))
             pending: deque = deque()
@@ -223,16 +270,12 @@ def prepare_folder(root: Path, image_size: int, out: Path, *, workers: Optional[
                 _consume(pending.popleft(), writer, labels, kept_labels, skipped, bar, task, chunks)
             while pending:
                 _consume(pending.popleft(), writer, labels, kept_labels, skipped, bar, task, chunks)
-    except BaseException:
-        writer.abort()
-        raise
-    if writer.count == 0:
-        writer.abort()
-        raise DataError(f"none of the {len(files)} images under {root} could be read: "
-                        + skipped_line(skipped, len(files)))
-    report = writer.finish((image_size, image_size, 3), kept_labels if labels is not None else None, {
-        "source": str(root), "image_size": image_size, "classes": classes, "skipped": skipped,
-        "files": len(files)})
+        if writer.count == 0:
+            raise DataError(f"none of the {len(files)} images under {root} could be read: "
+                            + skipped_line(skipped, len(files)))
+        report = writer.finish((image_size, image_size, 3), kept_labels if labels is not None else None, {
+            "source": str(root), "image_size": image_size, "classes": classes, "skipped": skipped,
+            "files": len(files)})
     report.seconds = time.perf_counter() - start
     return report
 
@@ -254,9 +297,9 @@ def prepare_tensor(images: torch.Tensor, labels: Optional[torch.Tensor], image_s
     start = time.perf_counter()
     n, c, h, w = images.shape
     size = image_size or h
-    _check_disk(out, n * c * size * size)
-    writer = _Writer(out)
-    try:
+    nbytes = n * c * size * size
+    _check_disk(out, nbytes)
+    with _writing(out, nbytes) as writer:
         with _progress(n, "writing", progress) as bar:
             task = bar.add_task(f"writing {source} at {size}px", total=n)
             for i in range(0, n, chunk):
@@ -266,11 +309,8 @@ def prepare_tensor(images: torch.Tensor, labels: Optional[torch.Tensor], image_s
                 block = resize_images(block, size)
                 writer.write(block.permute(0, 2, 3, 1).contiguous().numpy())
                 bar.advance(task, block.shape[0])
-    except BaseException:
-        writer.abort()
-        raise
-    report = writer.finish((size, size, c), None if labels is None else labels.numpy(),
-                           {"source": source, "image_size": size, "classes": [], "skipped": [], "files": n})
+        report = writer.finish((size, size, c), None if labels is None else labels.numpy(),
+                               {"source": source, "image_size": size, "classes": [], "skipped": [], "files": n})
     report.seconds = time.perf_counter() - start
     return report
 
@@ -287,39 +327,178 @@ def is_prepared(path) -> bool:
 
 
 def open_prepared(path, *, name: Optional[str] = None) -> Dataset:
-    """A prepared dataset as a Dataset whose images are memory-mapped, not read: nothing is loaded yet."""
+    """A prepared dataset as a Dataset whose images are memory-mapped, not read: nothing is loaded yet. Every field of
+    meta.json is checked, and the content hash verified (images.u8 read sequentially), before anything is mapped."""
     path = Path(path).expanduser()
     if path.name == META:
         path = path.parent
+    meta = _read_meta(path)
+    n, c, h, w = shape = _check_meta(meta, path)
+    images = path / IMAGES
+    _check_size(images, shape)
+    labels = _load_labels(path / LABELS, n, meta.get("classes", [])) if meta.get("labels") else None
+    _check_content(path, meta, shape, labels)
+    # Copy-on-write mapping: a writable tensor without a copy; pages are read only when a sample is touched.
+    rows = np.memmap(images, dtype=np.uint8, mode="c", shape=(n, h, w, c))
+    data = torch.from_numpy(rows).permute(0, 3, 1, 2)  # (N, C, H, W) view, channels-last strides
+    info = {"cache": {"path": str(path), "file": str(images), "hash": meta["hash"], "layout": "NHWC"},
+            "source": meta.get("source"), "classes": meta.get("classes", []),
+            "skipped": [tuple(s) for s in meta.get("skipped", [])], "files": meta.get("files", n)}
+    return Dataset(name or f"prepared:{path}", data, labels=None if labels is None else torch.from_numpy(labels),
+                   info=info, description=f"{n:,} images {c}x{h}x{w} prepared from {meta.get('source')}")
+
+
+def _shown(value) -> str:
+    """A found value quoted for a one-line message, cut short so a huge field cannot flood the terminal."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _bad_field(file: Path, key: str, value, expected: str) -> DataError:
+    """One line: the file and field, what it holds, what it should hold, and the fix."""
+    return DataError(f"{file}: field {key!r} is {_shown(value)}, expected {expected}; the cache is damaged or was "
+                     f"edited, {FIX}")
+
+
+def _is_int(value) -> bool:
+    """A JSON integer (bool is an int in Python but never a count)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _read_meta(path: Path) -> dict:
+    """meta.json as a dict; a missing, unreadable or non-object file is a DataError, never a raw exception."""
     try:
         meta = json.loads((path / META).read_text())
     except FileNotFoundError:
         raise DataError(f"{path} is not a prepared dataset (no {META}); create one with `ganzoo prepare`") from None
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path / META} is unreadable ({exc}); run `ganzoo prepare` again") from None
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{path / META} is unreadable ({reason}); {FIX}") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path / META} holds a JSON {type(meta).__name__}, expected an object; {FIX}")
+    return meta
+
+
+def _check_meta(meta: dict, path: Path) -> tuple[int, int, int, int]:
+    """Every field open_prepared relies on, checked before any file is touched; returns the shape (N, C, H, W)."""
+    file = path / META
+    _check_format(meta, path)
+    shape = _check_shape(meta, file)
+    _check_layout(meta, file)
+    _check_labels_field(meta, file)
+    _check_classes(meta, file)
+    _check_hash_field(meta, file)
+    _check_skipped(meta, file)
+    return shape
+
+
+def _check_format(meta: dict, path: Path) -> None:
+    """Another format or version would be read with the wrong layout: refuse it by name."""
     if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise DataError(f"{path} holds format {meta.get('format')!r} v{meta.get('version')}; this ganzoo reads "
-                        f"{FORMAT} v{VERSION}, run `ganzoo prepare` again")
-    n, c, h, w = meta["shape"]
-    images = path / IMAGES
+        raise DataError(f"{path} holds format {_shown(meta.get('format'))} v{_shown(meta.get('version'))}; this "
+                        f"ganzoo reads {FORMAT} v{VERSION}, {FIX}")
+
+
+def _check_shape(meta: dict, file: Path) -> tuple[int, int, int, int]:
+    """The shape sizes the memory map: four positive integers, nothing else."""
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 4 and all(_is_int(v) and v > 0 for v in shape)):
+        raise _bad_field(file, "shape", shape, "a list of 4 positive integers [N, C, H, W]")
+    return tuple(shape)
+
+
+def _check_layout(meta: dict, file: Path) -> None:
+    """The map is raw uint8 NHWC rows; any other promise would be misread."""
+    if meta.get("layout") != "NHWC":
+        raise _bad_field(file, "layout", meta.get("layout"), "'NHWC'")
+    if meta.get("dtype") != "uint8":
+        raise _bad_field(file, "dtype", meta.get("dtype"), "'uint8'")
+
+
+def _check_labels_field(meta: dict, file: Path) -> None:
+    """Labels live in the cache's own labels.npy: any other name could point outside the folder."""
+    if meta.get("labels") not in (None, LABELS):
+        raise _bad_field(file, "labels", meta.get("labels"), f"{LABELS!r} or null")
+
+
+def _check_classes(meta: dict, file: Path) -> None:
+    """Class names feed the hash and bound the labels: a list of strings."""
+    classes = meta.get("classes", [])
+    if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise _bad_field(file, "classes", classes, "a list of class names (strings)")
+
+
+def _check_hash_field(meta: dict, file: Path) -> None:
+    """The content hash is a sha256 hex digest; anything else can never match and hides what went wrong."""
+    value = meta.get("hash")
+    if not (isinstance(value, str) and _HEX64.fullmatch(value)):
+        raise _bad_field(file, "hash", value, "a sha256 hex digest (64 characters 0-9a-f)")
+
+
+def _check_skipped(meta: dict, file: Path) -> None:
+    """Skipped files are named on every run: [name, reason] string pairs, and a file count that is an integer."""
+    skipped = meta.get("skipped", [])
+    if not (isinstance(skipped, list) and all(isinstance(s, list) and len(s) == 2
+                                              and all(isinstance(x, str) for x in s) for s in skipped)):
+        raise _bad_field(file, "skipped", skipped, "a list of [file name, reason] pairs")
+    if "files" in meta and not (_is_int(meta["files"]) and meta["files"] >= 0):
+        raise _bad_field(file, "files", meta["files"], "a non-negative integer")
+
+
+def _check_size(images: Path, shape: tuple[int, int, int, int]) -> None:
+    """images.u8 must hold exactly N*C*H*W bytes, or the map would read past it or miss rows."""
+    n, c, h, w = shape
     expected = n * c * h * w
     actual = images.stat().st_size if images.exists() else -1
     if actual != expected:
-        raise DataError(f"{images} holds {actual} bytes but {META} promises {expected}; the cache is truncated, "
-                        f"run `ganzoo prepare` again")
-    # Copy-on-write mapping: a writable tensor without a copy; pages are read only when a sample is touched.
-    rows = np.memmap(images, dtype=np.uint8, mode="c", shape=(n, h, w, c))
-    data = torch.from_numpy(rows).permute(0, 3, 1, 2)  # (N, C, H, W) view, channels-last strides
-    labels = None
-    if meta.get("labels"):
-        labels = torch.from_numpy(np.load(path / meta["labels"]).astype(np.int64))
-        if labels.shape != (n,):
-            raise DataError(f"{path / LABELS} has {tuple(labels.shape)} labels for {n} images; run prepare again")
-    info = {"cache": {"path": str(path), "file": str(images), "hash": meta["hash"], "layout": "NHWC"},
-            "source": meta.get("source"), "classes": meta.get("classes", []),
-            "skipped": [tuple(s) for s in meta.get("skipped", [])], "files": meta.get("files", n)}
-    return Dataset(name or f"prepared:{path}", data, labels=labels, info=info,
-                   description=f"{n:,} images {c}x{h}x{w} prepared from {meta.get('source')}")
+        raise DataError(f"{images} holds {actual} bytes but {META} promises {expected}; the cache is truncated, {FIX}")
+
+
+def _load_labels(file: Path, n: int, classes: list) -> np.ndarray:
+    """labels.npy as int64, without unpickling (a pickle runs code): n integer labels in 0..len(classes)-1."""
+    try:
+        labels = np.load(file, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError(f"{file} is missing but field 'labels' of {META} names it; {FIX}") from None
+    except (OSError, ValueError, EOFError) as exc:
+        reason = " ".join(str(exc).split())[:160]
+        raise DataError(f"{file}: the labels are not a plain .npy array ({reason}); {FIX}") from None
+    if not isinstance(labels, np.ndarray):  # an .npz archive
+        labels.close()
+        raise DataError(f"{file}: the labels are an .npz archive, expected one .npy array; {FIX}")
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{file}: the labels have dtype {labels.dtype}, expected integers (int64); {FIX}")
+    if labels.shape != (n,):
+        raise DataError(f"{file} has {labels.shape} labels for {n} images; {FIX}")
+    _check_label_range(file, labels, classes)
+    return labels.astype(np.int64)
+
+
+def _check_label_range(file: Path, labels: np.ndarray, classes: list) -> None:
+    """A label indexes a class (conditional models embed it): never negative, below len(classes) when named."""
+    low, high = int(labels.min()), int(labels.max())
+    top = len(classes) - 1 if classes else np.iinfo(np.int64).max
+    if low < 0 or high > top:
+        bad = low if low < 0 else high
+        expected = f"0..{top} ({len(classes)} classes in {META})" if classes else "non-negative int64"
+        raise DataError(f"{file}: the labels hold {bad}, expected {expected}; {FIX}")
+
+
+def _image_digest(images: Path) -> bytes:
+    """sha256 of images.u8 read HASH_BLOCK bytes at a time: constant memory however large the cache is."""
+    digest, buffer = hashlib.sha256(), memoryview(bytearray(HASH_BLOCK))
+    with open(images, "rb", buffering=0) as f:
+        while size := f.readinto(buffer):
+            digest.update(buffer[:size])
+    return digest.digest()
+
+
+def _check_content(path: Path, meta: dict, shape: tuple[int, int, int, int], labels: Optional[np.ndarray]) -> None:
+    """A flipped byte must not be trained on: recompute the hash `ganzoo prepare` wrote and compare."""
+    found = _content_hash(shape, meta.get("classes", []), _image_digest(path / IMAGES), labels)
+    if found != meta["hash"]:
+        raise DataError(f"{path}: its content does not match the hash in {META} ({IMAGES} or {LABELS} changed after "
+                        f"`ganzoo prepare` wrote it); {FIX}")
 
 
 # -- folder:PATH through the cache ---------------------------------------------------------------------------------
@@ -340,10 +519,15 @@ def cached_folder(root, image_size: int, cache_root: Path, *, workers: Optional[
     if not entries:
         raise DataError(f"no PNG or JPEG images found under {root}; point folder:PATH at a folder of images")
     out = cache_root / f"{root.name or 'root'}-{image_size}px-{folder_key(entries, image_size)}"
+    show = sys.stderr.isatty() if progress is None else progress
     if not is_prepared(out):
-        show = sys.stderr.isatty() if progress is None else progress
         prepare_folder(root, image_size, out, workers=workers, progress=show)
-    dataset = open_prepared(out, name=f"folder:{root}")
+    try:
+        dataset = open_prepared(out, name=f"folder:{root}")
+    except DataError as exc:  # a damaged cache of ganzoo's own: made again from the folder, which is intact
+        notice(f"{exc}; preparing it again from {root}")
+        prepare_folder(root, image_size, out, workers=workers, progress=show)
+        dataset = open_prepared(out, name=f"folder:{root}")
     if dataset.info["skipped"]:
         notice(skipped_line(dataset.info["skipped"], dataset.info["files"]))
     return dataset

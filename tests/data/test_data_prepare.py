@@ -111,6 +111,24 @@ def test_folder_dataset_is_decoded_once_and_again_when_the_folder_changes(tmp_pa
     assert calls and changed.info["cache"]["hash"] != first.info["cache"]["hash"]
 
 
+def test_a_damaged_folder_cache_is_made_again_from_the_folder(tmp_path, capsys):
+    make_folder(tmp_path / "pics")
+    first = ganzoo.load_dataset(f"folder:{tmp_path / 'pics'}", image_size=8)
+    images = first.info["cache"]["file"]
+    del first
+    with open(images, "r+b") as f:  # one flipped byte in ganzoo's own cache
+        f.seek(7)
+        byte = f.read(1)
+        f.seek(7)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    capsys.readouterr()
+    again = ganzoo.load_dataset(f"folder:{tmp_path / 'pics'}", image_size=8)
+    err = capsys.readouterr().err
+    assert "does not match the hash" in err and "preparing it again from" in err
+    fresh = prepare.prepare_folder(tmp_path / "pics", 8, tmp_path / "fresh", progress=False)
+    assert torch.equal(again.data, ganzoo.load_dataset(str(fresh.path)).data), "rebuilt from the intact folder"
+
+
 def test_prepared_sets_are_accepted_as_a_path_or_prepared_path(tmp_path):
     make_folder(tmp_path / "pics")
     main(["prepare", f"folder:{tmp_path / 'pics'}", "--image-size", "8", "--out", str(tmp_path / "set"), "--quiet"])
