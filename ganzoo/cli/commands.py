@@ -294,9 +294,14 @@ METRIC_ROWS = [
 
 
 def eval_table(metrics: dict) -> Table:
-    how = f"{metrics.get('num_samples', '?')} samples"
-    if "feature_extractor" in metrics:
-        how += f", {metrics['feature_extractor']}: {metrics.get('feature_extractor_info', '')}"
+    from ganzoo.metrics.protocol import card_text
+
+    if "protocol" in metrics:
+        how = "protocol: " + card_text(metrics["protocol"])
+    else:  # a record from before protocol cards
+        how = f"{metrics.get('num_samples', '?')} samples"
+        if "feature_extractor" in metrics:
+            how += f", {metrics['feature_extractor']}: {metrics.get('feature_extractor_info', '')}"
     table = Table(title=f"quality at step {metrics.get('step', '?')}", caption=how, title_justify="left",
                   caption_justify="left")
     table.add_column("metric")

@@ -10,6 +10,7 @@ import torch
 from ganzoo.contract.types import Dataset
 from ganzoo.errors import GanzooError
 from ganzoo.metrics import ExtractorUnavailable, FeatureExtractor, image_metrics, mode_metrics
+from ganzoo.metrics.protocol import card
 from ganzoo.registry import Registry, get_registry
 
 #: Tried in order when no extractor is named: the field's standard first, then the dataset-trained classifier.
@@ -65,19 +66,27 @@ def resolve_extractor(name: Optional[str], dataset: Dataset, device: torch.devic
 
 
 def evaluate_samples(fake: torch.Tensor, dataset: Dataset, extractor: Optional[FeatureExtractor] = None,
-                     max_real: int = 10000, seed: int = 0) -> dict[str, Any]:
-    """Metrics of generated samples against the dataset (mode coverage for mixtures, image metrics for images).
+                     max_real: int = 10000, seed: int = 0, *, noise_seed: Optional[int] = None,
+                     weights: Optional[str] = None, step: Optional[int] = None) -> dict[str, Any]:
+    """Metrics of generated samples against the dataset (mode coverage for mixtures, image metrics for images),
+    with their protocol card (``protocol``; `noise_seed`, `weights` and `step` say how `fake` was drawn).
     `seed` (the run's seed) fixes KID's subsets and the Inception Score's splits."""
+    drawn = {"noise_seed": noise_seed, "weights": weights, "step": step}
     if dataset.kind == "vector":
         if dataset.centers is None or dataset.std is None:
             raise GanzooError(f"dataset {dataset.name!r} has no mixture centres; "
                               "mode metrics need ring8/grid25-like data")
-        return {**mode_metrics(fake, dataset.centers, dataset.std), "num_samples": int(fake.shape[0])}
+        result = {**mode_metrics(fake, dataset.centers, dataset.std), "num_samples": int(fake.shape[0])}
+        return {**result, "protocol": card(result, reference=f"{dataset.name}'s mixture: modes at its "
+                                           f"{len(dataset.centers)} centres, std {dataset.std}", **drawn)}
     if extractor is None:
         raise GanzooError("image metrics need a feature extractor")
     real = dataset.float_data(slice(0, max_real))  # uint8 images -> float32 in [-1, 1], like the fakes
     check_sample_count(int(fake.shape[0]), dataset.kind, int(real.shape[0]))
-    return image_metrics(real, fake, extractor, seed=seed)
+    result = image_metrics(real, fake, extractor, seed=seed)
+    total = int(dataset.data.shape[0])
+    which = f"all {total:,} images" if real.shape[0] == total else f"the first {int(real.shape[0]):,} of {total:,}"
+    return {**result, "protocol": card(result, reference=f"{dataset.name}: {which}", **drawn)}
 
 
 def sample_generator(generate: Callable[[int], torch.Tensor], n: int, batch: int = 500) -> torch.Tensor:

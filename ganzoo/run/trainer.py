@@ -369,7 +369,9 @@ class Trainer:
             extractor = self._extractor
         elif plot:
             save_points_plot(fake, self.dataset, self.run.path / "eval_points.png")
-        return evaluate_samples(fake, self.dataset, extractor, seed=self.config.seed)
+        weights = "ema" if self.update.sample_net() is not self.gan.generator else "generator"
+        return evaluate_samples(fake, self.dataset, extractor, seed=self.config.seed, noise_seed=self.seeds.eval,
+                                weights=weights)
 
     def sample_picture(self):
         """The sample grid of the fixed inputs (one row per class when conditional), or a scatter plot of 2-D points."""

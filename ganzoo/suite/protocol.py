@@ -25,6 +25,7 @@ from ganzoo.metrics import image_metrics
 from ganzoo.metrics.evaluate import resolve_extractor
 from ganzoo.metrics.image import extract
 from ganzoo.metrics.modes import mode_metrics
+from ganzoo.metrics.protocol import card
 from ganzoo.use.load import load
 
 
@@ -85,7 +86,18 @@ def measure_quality(run_dir: Path, dataset: Dataset, extractor, evaluation: dict
     if labels is not None and len(predicted):
         result["label_accuracy"] = float((predicted == labels).double().mean())
     result.update(weights=gan.loaded_from["weights"], conditional=bool(gan.conditional))
+    result["protocol"] = card(result, reference=reference_description(dataset, evaluation, int(real.shape[0])),
+                              noise_seed=int(evaluation["noise_seed"]) + seed, weights=gan.loaded_from["weights"],
+                              step=gan.loaded_from["step"])
     return result
+
+
+def reference_description(dataset: Dataset, evaluation: dict[str, Any], count: int) -> str:
+    """Which real images a quality measurement compared with (reference_images' choice), in words."""
+    name = evaluation.get("reference") or dataset.name
+    cap = evaluation.get("max_real")
+    drawn = f", a draw seeded {evaluation['floor_seed']}" if cap and count >= int(cap) else ""
+    return f"{name}: {count:,} images{drawn}"
 
 
 def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[str, Any]:

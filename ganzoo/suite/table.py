@@ -10,13 +10,11 @@ import math
 import os
 import platform
 import statistics
-import subprocess
-from pathlib import Path
 from typing import Any, Optional
 
 from ganzoo.suite.runner import FLOORS_FILE, SuiteFolder
 from ganzoo.suite.spec import SuiteRun
-from ganzoo.version import __version__
+from ganzoo.version import __version__, source_commit
 
 QUALITY = ("fid", "kid_mean", "is_mean", "precision", "recall", "density", "coverage", "class_share_min",
            "class_share_max", "label_accuracy")
@@ -43,18 +41,6 @@ def fmt(stat: Optional[dict], digits: int = 3, scale: float = 1.0) -> str:
         return text
     sd *= scale
     return text + (f" ± {sd:.0f}" if abs(sd) >= 100 else f" ± {sd:.2g}")
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=here,
-                             timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=here, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return out.stdout.strip() + (" (with uncommitted changes)" if dirty and out.stdout.strip() else "")
 
 
 def _runs(saved: dict) -> list[SuiteRun]:
@@ -106,7 +92,7 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
             "floors": json.loads(floors_path.read_text()) if floors_path.exists() else {},
             "commands": sorted({c for run in _runs(saved) for x in folder.lines(run) if "header" in x
                                 for c in x.get("commands", [])}),
-            "ganzoo": __version__, "commit": _git_commit(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
+            "ganzoo": __version__, "commit": source_commit(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
             "wall_seconds": wall_seconds}
 
 

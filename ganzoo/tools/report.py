@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ganzoo.errors import GanzooError
+from ganzoo.metrics.protocol import card_text
 from ganzoo.store.folder import RunFolder
 from ganzoo.tools import svgplot
 
@@ -164,12 +165,15 @@ def zoo_rows(benches: list[dict], quality: list[dict]) -> tuple[list[str], list[
 
 def run_rows(runs: list[dict]) -> tuple[list[str], list[list[str]]]:
     keys = [k for k in IMAGE_KEYS + MODE_KEYS if any(r["eval"] and k in r["eval"] for r in runs)]
-    header = ["run", "model", "dataset", "steps", "train precision", *[READABLE[k] for k in keys], "measured with"]
+    header = ["run", "model", "dataset", "steps", "train precision", *[READABLE[k] for k in keys], "protocol"]
     rows = []
     for r in runs:
         c, e = r["config"], r["eval"] or {}
-        how = ": ".join(v for v in (e.get("feature_extractor"), e.get("feature_extractor_info")) if v)
-        how = f"{e.get('num_samples', '?')} samples" + (f", {how}" if how else "") if e else "not evaluated"
+        if isinstance(e.get("protocol"), dict):
+            how = card_text(e["protocol"])
+        else:  # measured before protocol cards
+            how = ": ".join(v for v in (e.get("feature_extractor"), e.get("feature_extractor_info")) if v)
+            how = f"{e.get('num_samples', '?')} samples" + (f", {how}" if how else "") if e else "not evaluated"
         rows.append([r["path"].name, c.get("model", "?"), c.get("dataset", {}).get("name", "?"),
                      str(c.get("spec", {}).get("steps", c.get("train", {}).get("steps", "?"))),
                      str(c.get("precision", "?")),

@@ -57,7 +57,8 @@ def evaluate_run(run_dir: Path, *, samples: Optional[int] = None, feature_extrac
                                       weights or config.inception_weights, registry)
     else:
         save_points_plot(fake, dataset, run.path / "eval_points.png")
-    result = evaluate_samples(fake, dataset, extractor, seed=config.seed)
+    result = evaluate_samples(fake, dataset, extractor, seed=config.seed, noise_seed=Seeds(config.seed).eval,
+                              weights=gan.loaded_from["weights"], step=gan.loaded_from["step"])
     result = {"run": str(run.path), "model": saved.get("model"), "dataset": saved["dataset"]["name"],
               "step": gan.loaded_from["step"], "weights": gan.loaded_from["weights"], **result}
     atomic_write_bytes(run.path / "eval.json", (json.dumps(jsonable(result), indent=2) + "\n").encode())
