@@ -505,7 +505,9 @@ def _check_content(path: Path, meta: dict, shape: tuple[int, int, int, int], lab
 def folder_key(entries: Iterable[tuple[str, int, int]], image_size: int) -> str:
     """Content key of a folder: every image's relative name, size and mtime (scan_images), plus the target size."""
     digest = hashlib.sha256(f"{FORMAT}-v{VERSION}|{image_size}|".encode())
-    digest.update("\n".join(f"{name}\0{size}\0{mtime}" for name, size, mtime in entries).encode())
+    # surrogateescape: a file name that is not UTF-8 (bytes the OS allows) keys by its bytes instead of failing
+    digest.update("\n".join(f"{name}\0{size}\0{mtime}" for name, size, mtime in entries).encode("utf-8",
+                                                                                                "surrogateescape"))
     return digest.hexdigest()[:20]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 import zlib
 
 import numpy as np
@@ -183,3 +184,17 @@ def test_a_folder_of_only_bad_images_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match=r"none of the 1 images .* a.png \(DecompressionBombError"):
         prepare.prepare_folder(tmp_path / "bad", 8, tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob(".o.tmp-*")), "no half-written cache left"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="file names of arbitrary bytes are a Linux file system's")
+def test_a_folder_with_a_non_utf8_file_name_and_a_symlink_loop_is_read(tmp_path):
+    import os
+
+    make_folder(tmp_path / "pics", n_per_class=2)
+    before = ganzoo.load_dataset(f"folder:{tmp_path / 'pics'}", image_size=8).data.shape[0]
+    cats = tmp_path / "pics" / "cats"
+    os.link(cats / sorted(os.listdir(cats))[0], os.fsencode(cats) + b"/bad\xff\xfe.png")  # bytes, not UTF-8
+    os.symlink("..", cats / "loop")  # a directory link back up: never followed
+    dataset = ganzoo.load_dataset(f"folder:{tmp_path / 'pics'}", image_size=8)
+    assert dataset.data.shape[0] == before + 1 and dataset.info["skipped"] == []
+    assert torch.equal(dataset.data, ganzoo.load_dataset(f"folder:{tmp_path / 'pics'}", image_size=8).data)
