@@ -165,12 +165,14 @@ class SuiteCommand:
     target: Optional[str] = arg(None, "a suite name or TOML file (show, run), or a suite folder (status, table)",
                                 positional=True, nargs="?")
     out: Optional[str] = arg(None, "run: the suite folder (created, or continued when it exists)", metavar="DIR")
-    executor: str = arg("local", "run: local worker processes or a Ray cluster (pip install 'ganzoo[ray]')",
-                        choices=("local", "ray"))
+    executor: str = arg("local", "run: local worker processes, a Ray cluster (pip install 'ganzoo[ray]') or Slurm "
+                                 "through submitit (pip install 'ganzoo[slurm]')", choices=("local", "ray", "slurm"))
     workers: Optional[int] = arg(None, "run: runs at once, one thread each (default: the CPU cores; speed suites 1)",
                                  kind="int")
     address: Optional[str] = arg(None, "run --executor ray: a cluster address or auto (default: a new local Ray)")
-    gpus: float = arg(0.0, "run --executor ray: GPUs each run asks for (default 0)", kind="float0")
+    gpus: float = arg(0.0, "run --executor ray|slurm: GPUs each run asks for (default 0)", kind="float0")
+    partition: Optional[str] = arg(None, "run --executor slurm: the Slurm partition (default: the cluster's)")
+    time_limit: int = arg(240, "run --executor slurm: minutes each run's job may take (default 240)", kind="int")
     retry_failed: bool = arg(False, "run: run failed runs again (they are skipped otherwise)", kind="bool")
     rerun_changed: bool = arg(False, "run: make again the runs whose model's recipe now resolves to other math "
                                      "(they are refused otherwise)", kind="bool")

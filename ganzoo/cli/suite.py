@@ -189,7 +189,8 @@ def _run(args, console: Console, err: Console) -> int:
     try:
         run_suite(suite, folder.path, executor=args.executor, workers=args.workers, retry_failed=args.retry_failed,
                   rerun_changed=args.rerun_changed,
-                  address=args.address, gpus=args.gpus, command=command, say=said.append, tick=tick,
+                  address=args.address, gpus=args.gpus, partition=args.partition, time_limit=args.time_limit,
+                  command=command, say=said.append, tick=tick,
                   notice=lambda line: err.print(escape(line), highlight=False))
     finally:
         if live is not None:

@@ -1,4 +1,4 @@
-"""Where a suite's runs execute: local worker processes (default) or a Ray cluster.
+"""Where a suite's runs execute: local worker processes (default), a Ray cluster, or Slurm (through submitit).
 
 Both run `ganzoo.suite.worker.run_job` on each job and learn how it went from the run's results file (the worker
 appends its measurements, a ``done`` line or a ``failed`` line with the reason); a worker that dies without one
@@ -10,6 +10,9 @@ appends its measurements, a ``done`` line or a ``failed`` line with the reason);
 - ``ray``: one Ray task per run with its CPU (and GPU) request, on ``ray.init(address)``; ``pip install
   'ganzoo[ray]'``. Results files live under the suite folder, which the cluster's nodes must share (a local cluster,
   or a shared file system).
+- ``slurm``: one Slurm job per run (an array, at most `workers` at once) submitted with submitit, each asking for its
+  threads as CPUs (and `gpus`), on `partition` with a `time_limit` in minutes; ``pip install 'ganzoo[slurm]'``. The
+  suite folder must be on a file system the nodes share; submitit's own logs go to ``DIR/.submitit/``.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from typing import Any, Callable, Optional
 from ganzoo.errors import GanzooError
 from ganzoo.suite.worker import FAILED, Results, process_main, read_results, status_of
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "slurm")
+#: submitit's cluster for --executor slurm; tests set "local" (submitit's LocalExecutor) where no Slurm is installed
+SUBMITIT_CLUSTER = "slurm"
 Tick = Callable[[dict[str, str]], None]
 
 
@@ -112,3 +117,55 @@ def run_ray(jobs: list[dict[str, Any]], workers: int, tick: Optional[Tick] = Non
                                    f"{str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ''}")
         if tick is not None:
             tick({refs[r]["run"]["id"]: "running" for r in refs})
+
+
+def _slurm_job(job: dict[str, Any]) -> str:
+    """A Slurm job: one thread per requested CPU, then the same work as a local worker."""
+    os.environ["OMP_NUM_THREADS"] = str(job.get("threads") or 1)
+    from ganzoo.suite.worker import run_job
+
+    return run_job(job)
+
+
+def check_slurm():
+    """submitit, and (for a real cluster) Slurm's sbatch: said in one line before a suite folder is touched."""
+    import shutil
+
+    try:
+        import submitit
+    except ImportError:
+        raise GanzooError("--executor slurm needs submitit; pip install 'ganzoo[slurm]'") from None
+    if SUBMITIT_CLUSTER == "slurm" and shutil.which("sbatch") is None:
+        raise GanzooError("--executor slurm needs Slurm's sbatch on this machine's PATH and none was found; run on a "
+                          "Slurm login node, or use --executor local or ray")
+    return submitit
+
+
+def run_slurm(jobs: list[dict[str, Any]], workers: int, folder: Path, tick: Optional[Tick] = None,
+              partition: Optional[str] = None, time_limit: int = 240, gpus: float = 0.0, poll: float = 2.0) -> None:
+    """Every job as one task of a Slurm job array (at most `workers` running at once); a job that dies (cancelled,
+    timed out, a lost node, out of memory) is recorded as failed with submitit's reason."""
+    submitit = check_slurm()
+    executor = submitit.AutoExecutor(folder=Path(folder) / ".submitit", cluster=SUBMITIT_CLUSTER)
+    threads = max(int(job.get("threads") or 1) for job in jobs) if jobs else 1
+    options: dict[str, Any] = {"timeout_min": int(time_limit), "cpus_per_task": threads, "name": "ganzoo-suite"}
+    if SUBMITIT_CLUSTER == "slurm":
+        options.update(slurm_array_parallelism=max(1, workers), **({"slurm_partition": partition} if partition
+                                                                    else {}))
+        if gpus:
+            options["gpus_per_node"] = int(gpus) if float(gpus).is_integer() else 1
+    executor.update_parameters(**options)
+    submitted = executor.map_array(_slurm_job, jobs)
+    pending = dict(zip(submitted, jobs))
+    while pending:
+        for handle in [h for h in pending if h.done()]:
+            job = pending.pop(handle)
+            try:
+                handle.result()
+            except Exception as exc:  # the job died, or submitit could not run it (a Python error is in results)
+                _record_death(job, f"the Slurm job {handle.job_id} failed: {type(exc).__name__}: "
+                                   f"{str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}")
+        if tick is not None:
+            tick({job["run"]["id"]: "running" for job in pending.values()})
+        if pending:
+            time.sleep(poll)

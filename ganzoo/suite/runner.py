@@ -239,15 +239,18 @@ def jobs_for(folder: SuiteFolder, suite: Suite, *, retry_failed: bool = False, c
 
 def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Optional[int] = None,
               retry_failed: bool = False, rerun_changed: bool = False, address: Optional[str] = None,
-              gpus: float = 0.0, command: str = "", say: Callable[[str], None] = lambda _line: None,
+              gpus: float = 0.0, partition: Optional[str] = None, time_limit: int = 240, command: str = "",
+              say: Callable[[str], None] = lambda _line: None,
               notice: Optional[Callable[[str], None]] = None, tick: Optional[Callable] = None) -> dict[str, int]:
     """Run every unfinished run of `suite` in `out`, then write its table. Returns the status counts before.
     `say` gets the outcome when there is nothing to do; `notice` (default `say`) what the recipe check did."""
-    from ganzoo.suite.executors import EXECUTORS, run_local, run_ray
+    from ganzoo.suite.executors import EXECUTORS, check_slurm, run_local, run_ray, run_slurm
     from ganzoo.suite.table import write_table
 
     if executor not in EXECUTORS:
         raise GanzooError(f"--executor {executor!r}; choose {', '.join(EXECUTORS)}")
+    if executor == "slurm":
+        check_slurm()
     folder = SuiteFolder(Path(out))
     check_folder(folder, suite)
     check_recipes(folder, suite, get_registry(), rerun_changed=rerun_changed, say=notice or say)
@@ -265,6 +268,8 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
     started = time.perf_counter()
     if executor == "ray":
         run_ray(jobs, workers, tick=tick, address=address, gpus=gpus)
+    elif executor == "slurm":
+        run_slurm(jobs, workers, folder.path, tick=tick, partition=partition, time_limit=time_limit, gpus=gpus)
     else:
         run_local(jobs, workers, tick=tick)
     write_table(folder, wall_seconds=time.perf_counter() - started)
