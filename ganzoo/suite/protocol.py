@@ -113,6 +113,22 @@ def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[
     return result
 
 
+def train_vs_reference_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """When runs are measured against another split (e.g. Fashion-MNIST's test images), the same metrics between a
+    seeded draw of as many training images and those reference images: what a generator that reproduced its
+    training data exactly would score, split shift included. None when the reference is the training data."""
+    if not evaluation.get("reference"):
+        return None
+    reference = reference_images(dataset, evaluation)
+    train = dataset.float_data()
+    order = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
+    drawn = train[order[: min(train.shape[0], reference.shape[0])]]
+    result = image_metrics(reference, drawn, extractor, seed=int(evaluation["kid_seed"]))
+    with_shares(result, extractor, drawn, dataset)
+    result["counts"] = [int(drawn.shape[0]), int(reference.shape[0])]
+    return result
+
+
 def measure_modes(run_dir: Path, dataset: Dataset, evaluation: dict[str, Any], seed: int) -> dict[str, Any]:
     record: dict[str, Any] = {}
     for label, ema in (("raw", False), ("ema", True)):

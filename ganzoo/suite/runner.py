@@ -183,6 +183,9 @@ def prepare(folder: SuiteFolder, suite: Suite) -> None:
         if dataset_name not in floors and suite.evaluation.get("floor"):
             floors[dataset_name] = {**protocol.real_floor(dataset, extractor, suite.evaluation),
                                     "extractor": getattr(extractor, "description", extractor.name)}
+        if dataset_name in floors and "train_vs_reference" not in floors[dataset_name]:
+            floors[dataset_name]["train_vs_reference"] = protocol.train_vs_reference_floor(dataset, extractor,
+                                                                                           suite.evaluation)
     if floors:
         folder.path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(floors, indent=1) + "\n")

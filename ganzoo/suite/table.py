@@ -121,7 +121,9 @@ def _protocol(summary: dict) -> str:
         return (f"Protocol: {ev['samples']} samples from the final generator (EMA when the recipe keeps one), latents "
                 f"seeded with {ev['noise_seed']} + the run's seed (conditional runs: balanced labels), against "
                 f"{against}; features: {'; '.join(map(str, extractors))}; KID subsets seeded with {ev['kid_seed']}; "
-                f"the floor is the same metrics between two disjoint random halves of those real images{when}.")
+                f"the floor is the same metrics between two disjoint random halves of those real images{when}"
+                + (f"; the train-vs-reference floor compares a draw (seeded {ev['floor_seed']}) of as many training "
+                   f"images with them" if ev.get("reference") else "") + ".")
     if summary["kind"] == "modes":
         return (f"Protocol (PacGAN, Lin et al. 2018): {ev['samples']} points from the generator, latents seeded with "
                 f"{ev['noise_seed']} + the run's seed; high quality = within 3 std of the nearest centre; a mode is "
@@ -146,11 +148,15 @@ def markdown(summary: dict) -> str:
                   "| model | dataset | seeds | steps | FID | KID | IS | precision | recall | density | coverage | "
                   "class share min–max | label acc. | train s | core-s |", "|---" * 15 + "|"]
         for dataset, floor in summary["floors"].items():
-            f = {k: {"mean": floor.get(k)} for k in QUALITY}
-            lines.append(f"| **real vs real (floor)** | {dataset} | - | - | {fmt(f['fid'])} | {fmt(f['kid_mean'])} | "
-                         f"{fmt(f['is_mean'])} | {fmt(f['precision'])} | {fmt(f['recall'])} | {fmt(f['density'])} | "
-                         f"{fmt(f['coverage'])} | {fmt(f['class_share_min'])} – {fmt(f['class_share_max'])} | - | - "
-                         f"| - |")
+            versus = floor.get("train_vs_reference")
+            for label, values in (("real vs real (floor)", floor), ("train vs reference (floor)", versus)):
+                if not values:
+                    continue
+                f = {k: {"mean": values.get(k)} for k in QUALITY}
+                lines.append(f"| **{label}** | {dataset} | - | - | {fmt(f['fid'])} | {fmt(f['kid_mean'])} | "
+                             f"{fmt(f['is_mean'])} | {fmt(f['precision'])} | {fmt(f['recall'])} | "
+                             f"{fmt(f['density'])} | {fmt(f['coverage'])} | {fmt(f['class_share_min'])} – "
+                             f"{fmt(f['class_share_max'])} | - | - | - |")
         for r in summary["rows"]:
             if not r["seeds"]:
                 lines.append(f"| {r['group']} | {r['dataset']} | 0/{r['seeds_total']} | - | "

@@ -55,3 +55,23 @@ def test_floor_compares_two_disjoint_halves():
     assert floor["fid"] == pytest.approx(expected, rel=1e-6)
     pred = ext.logits(real[b]).argmax(1)
     assert floor["class_shares"] == pytest.approx([(pred == k).double().mean().item() for k in range(10)])
+
+
+def test_the_train_vs_reference_floor_compares_a_draw_of_training_images_with_the_reference(monkeypatch):
+    data = small_dataset()
+    ext = LinearFeatures(64)
+    evaluation = {"floor_seed": 0, "kid_seed": 0, "reference": "small:test"}
+    assert protocol.train_vs_reference_floor(data, ext, {**evaluation, "reference": None}) is None
+    # the reference being the training images themselves: a permutation of one set, the same statistics
+    monkeypatch.setattr(protocol, "reference_images", lambda dataset, ev: data.float_data())
+    same = protocol.train_vs_reference_floor(data, ext, evaluation)
+    assert same["counts"] == [240, 240] and abs(same["fid"]) < 1e-6
+    assert same["precision"] == 1.0 and same["recall"] == 1.0
+    # a reference of other images: the FID between the drawn training images and them, computed directly
+    other = torch.rand(100, 1, 8, 8, generator=torch.Generator().manual_seed(9)) * 2 - 1
+    monkeypatch.setattr(protocol, "reference_images", lambda dataset, ev: other)
+    versus = protocol.train_vs_reference_floor(data, ext, evaluation)
+    drawn = data.float_data()[torch.randperm(240, generator=torch.Generator().manual_seed(0))[:100]]
+    assert versus["counts"] == [100, 100]
+    assert versus["fid"] == pytest.approx(frechet_distance(ext.features(other).double(),
+                                                           ext.features(drawn).double()), rel=1e-6)
