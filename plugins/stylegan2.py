@@ -49,9 +49,12 @@ regularisation, *no* style mixing and the original (non-residual) discriminator;
 ``stylegan2-ada`` adds ADA (Karras et al. 2020): the ``ada`` augmentation with target 0.6 (p checkpointed) on every
 discriminator input; the augmentations the built-in ``ada`` supports are listed in plugins/augment.py.
 
-Not included: conditioning (the class embedding of the conditional CIFAR-10 model), fp16 layers with conv_clamp
-(ganzoo's autocast covers mixed precision), and a separate optimiser step for the regularisation phases (the lazy
-terms, x k, are added to that step's main objective, one optimiser step per phase).
+The lazy terms run as the official loop's separate phases (``"separate": True``): on steps 16, 32, ... D takes a
+second optimiser step on R1 x 16 alone (a fresh D pass on the same reals, Dreg), and on steps 4, 8, ... G one on the
+path-length term x 4 alone (Greg), each after the player's main step (Dmain, Gmain), as training_loop.py does.
+
+Not included: conditioning (the class embedding of the conditional CIFAR-10 model) and fp16 layers with conv_clamp
+(ganzoo's autocast covers mixed precision).
 """
 
 from __future__ import annotations
@@ -424,8 +427,8 @@ STYLEGAN2 = ganzoo.Recipe(
     steps=2000,
     ema_decay=0.5 ** (64 / 10_000),
     schedules=({"name": "ema-warmup", "mode": "rampup", "rampup": 0.05},),
-    regularizers=({"name": "r1", "gamma": 0.01, "every": D_REG},
-                  {"name": "pl", "weight": 2.0, "decay": 0.01, "every": G_REG}),
+    regularizers=({"name": "r1", "gamma": 0.01, "every": D_REG, "separate": True},
+                  {"name": "pl", "weight": 2.0, "decay": 0.01, "every": G_REG, "separate": True}),
     citation="Karras et al. 2020, StyleGAN2: mapping net (lr x0.01), modulation/demodulation, noise inputs, skip G, "
              "residual D, minibatch std, equalised lr, style mixing 0.9, NS loss, lazy R1 (every 16) and path "
              "length (every 4), Adam(0.002, (0, 0.99)) with lazy correction, EMA 10 kimg with ramp-up.",

@@ -7,7 +7,7 @@ so channels-last, class probabilities and seeds are derived in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, NamedTuple, Optional, Union
 
 import torch
 from torch import nn
@@ -89,11 +89,22 @@ def recipe_view(spec: RunSpec) -> Recipe:
     )
 
 
+class RegEntry(NamedTuple):
+    """A regulariser as the engine runs it. `every` k runs it lazily, on steps k, 2k, ... with its term x k; `separate`
+    gives it its own backward and optimiser step after the player's main one (StyleGAN2's Dreg/Greg phases) instead
+    of adding it to the main objective."""
+
+    name: str
+    reg: Any
+    every: int = 1
+    separate: bool = False
+
+
 @dataclass
 class Extensions:
     """The instantiated extension components of a run, in recipe order."""
 
-    regularizers: list  # (name, Regularizer, every): `every` k runs it lazily, on steps k, 2k, ... with the term x k
+    regularizers: list  # RegEntry
     augment: Optional[Augmentation]
     schedules: list
     constraints: list
@@ -107,11 +118,14 @@ def build_extensions(spec: RunSpec, registry: Optional[Registry] = None) -> Exte
         every = options.pop("every", 1)
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise GanzooError(f"regularizer {comp.name!r}: every must be a positive integer, got {every!r}")
+        separate = options.pop("separate", False)
+        if not isinstance(separate, bool):
+            raise GanzooError(f"regularizer {comp.name!r}: separate must be true or false, got {separate!r}")
         reg = call_factory("regularizer", comp.name, registry.get("regularizer", comp.name).obj, **options)
         _check(reg, Regularizer, "regularizer", comp.name)
         if getattr(reg, "phase", None) not in PHASES:
             raise GanzooError(f"regularizer {comp.name!r} has phase {reg.phase!r}; use 'D' or 'G'; fix its plugin")
-        regs.append((comp.name, reg, every))
+        regs.append(RegEntry(comp.name, reg, every, separate))
     augment = None
     if spec.augment is not None:
         augment = call_factory("augmentation", spec.augment.name, registry.get("augmentation", spec.augment.name).obj,

@@ -78,7 +78,7 @@ class AdversarialUpdate:
         self.scaler_g, self.scaler_d = precision.make_scaler(), precision.make_scaler()
         self.ema = EMA(gan.generator, spec.ema_decay) if spec.ema_decay else None
         self.noise = torch.Generator(device=device).manual_seed(noise_seed)
-        self.regs = {p: [(n, r, every) for n, r, every in extensions.regularizers if r.phase == p] for p in "DG"}
+        self.regs = {p: [e for e in extensions.regularizers if e.reg.phase == p] for p in "DG"}
         self.constraints = {p: [c for _, c in extensions.constraints if c.phase == p] for p in "DG"}
         self.base = {"G": dict(lr=spec.lr_g, betas=spec.optimizer_g.options.get("betas")),
                      "D": dict(lr=spec.lr_d, betas=spec.optimizer_d.options.get("betas"))}
@@ -283,6 +283,30 @@ class AdversarialUpdate:
                 self._optimizer_step(p, loss)
         if p == "D" and self.augment is not None:
             self.augment.feedback(ctx.real_scores.detach(), ctx)
+        if self._separate_due(p, step):
+            self.reg_phase(p, d, step, total)
+
+    def reg_phase(self, p: str, d: Draw, step: int, total: int) -> None:
+        """The due `separate` regularisers of player `p` as their own update (StyleGAN2-ADA's Dreg and Greg phases):
+        only their terms (x k), D's passes they need on the same draw, a backward and an optimiser step."""
+        with self._d_frozen() if p == "G" else contextlib.nullcontext():
+            real, fake = d.real.detach(), d.fake.detach()
+            real_scores = real_aux = fake_scores = fake_aux = None
+            if p == "D":
+                real_grad, fake_grad = self._due_input_grads(step, separate=True)
+                real, fake = real.requires_grad_(real_grad), fake.requires_grad_(fake_grad)
+                real_scores, real_aux = self.call_D(self.D, real, d.y_real)
+                if fake_grad:
+                    fake_scores, fake_aux = self.call_D(self.D, fake, d.y_fake)
+            ctx = self.context(step, total, p, d, real, fake, real_scores, fake_scores, real_aux, fake_aux)
+            term = self.regularize(ctx, separate=True)
+            self.opts[p].zero_grad(set_to_none=True)
+            if term is not None and self._finite_or_skip(term):
+                self.scalers[p].scale(term).backward()
+                self._optimizer_step(p, None)
+
+    def _separate_due(self, p: str, step: int) -> bool:
+        return any(e.separate and step % e.every == 0 for e in self.regs[p])
 
     def both(self, d: Draw, step: int, total: int) -> None:
         """The simultaneous update: both players' gradients at the same parameters on one batch, then both steps."""
@@ -306,6 +330,9 @@ class AdversarialUpdate:
             self._optimizer_step("G", loss_g)
         if self.augment is not None:
             self.augment.feedback(ctx_d.real_scores.detach(), ctx_d)
+        for p in "DG":
+            if self._separate_due(p, step):
+                self.reg_phase(p, d, step, total)
 
     def score(self, p: str, d: Draw, step: int, total: int) -> StepContext:
         """D's passes for phase `p` and the context they give: in D, real and fake scores (inputs made to need
@@ -347,12 +374,13 @@ class AdversarialUpdate:
             self._loss_key, self._losses = key, loss_calls(loss)
         return self._losses
 
-    def regularize(self, ctx: StepContext) -> Optional[torch.Tensor]:
-        """The due regularisers of the phase: a lazy one (every k) runs on steps k, 2k, ... with its term x k
-        (Karras et al. 2020), scaled by the schedules; each is logged as reg/NAME (unscaled by k)."""
+    def regularize(self, ctx: StepContext, separate: bool = False) -> Optional[torch.Tensor]:
+        """The due regularisers of the phase (the main objective's, or with `separate` those with their own step):
+        a lazy one (every k) runs on steps k, 2k, ... with its term x k (Karras et al. 2020), scaled by the
+        schedules; each is logged as reg/NAME (unscaled by k)."""
         terms = None
-        for name, reg, every in self.regs[ctx.phase]:
-            if ctx.step % every:
+        for name, reg, every, own_step in self.regs[ctx.phase]:
+            if own_step != separate or ctx.step % every:
                 continue
             term = reg(ctx).float() * every
             for _, sched in self.ext.schedules:
@@ -361,8 +389,8 @@ class AdversarialUpdate:
             terms = term if terms is None else terms + term
         return terms
 
-    def _due_input_grads(self, step: int) -> tuple[bool, bool]:
-        due = [reg for _, reg, every in self.regs["D"] if step % every == 0]
+    def _due_input_grads(self, step: int, separate: bool = False) -> tuple[bool, bool]:
+        due = [e.reg for e in self.regs["D"] if e.separate == separate and step % e.every == 0]
         return (any(getattr(r, "needs_real_grad", False) for r in due),
                 any(getattr(r, "needs_fake_grad", False) for r in due))
 
@@ -445,7 +473,7 @@ class AdversarialUpdate:
             return False
         return True
 
-    def _optimizer_step(self, phase: str, loss: torch.Tensor) -> None:
+    def _optimizer_step(self, phase: str, loss: Optional[torch.Tensor]) -> None:
         scaler = self.scalers[phase]
         scaler.step(self.opts[phase])
         scaler.update()
@@ -453,7 +481,8 @@ class AdversarialUpdate:
         for constraint in self.constraints[phase]:
             with torch.no_grad():
                 constraint(net)
-        self._add(f"loss_{phase.lower()}", loss.detach().float())
+        if loss is not None:  # a regulariser's own step logs its term as reg/NAME only
+            self._add(f"loss_{phase.lower()}", loss.detach().float())
 
     # -- metrics (read only at log points: no host sync in the hot loop) -----------------------------------------------
     def reset_metrics(self) -> None:
@@ -508,7 +537,7 @@ class AdversarialUpdate:
         }
 
     def _stateful_regularizers(self) -> dict[str, Any]:
-        return {name: reg for name, reg, _ in self.ext.regularizers if callable(getattr(reg, "state_dict", None))}
+        return {e.name: e.reg for e in self.ext.regularizers if callable(getattr(e.reg, "state_dict", None))}
 
     def _regularizer_states(self) -> dict[str, Any]:
         """Each stateful regulariser's state_dict (LeCam's anchors, the path-length mean), cloned so a snapshot

@@ -194,8 +194,8 @@ class LoopReference:
         if getattr(r, "update", "alternating") != "alternating":
             self.notes.append(f"the reference loops alternate n_critic D steps and one G step; the recipe asks "
                               f"for a {r.update!r} update")
-        #: (regulariser, every) of each phase, as the recipe resolves them
-        self.regs = {phase: [(reg, every) for _, reg, every in extensions.regularizers if reg.phase == phase]
+        #: (regulariser, every, separate) of each phase, as the recipe resolves them
+        self.regs = {phase: [(e.reg, e.every, e.separate) for e in extensions.regularizers if e.reg.phase == phase]
                      for phase in "DG"}
         self.constraints = {phase: [c for _, c in extensions.constraints if c.phase == phase] for phase in "DG"}
         if extensions.augment is not None:
@@ -243,9 +243,10 @@ class LoopReference:
         """d(sum scores)/dx in float32 with its graph kept."""
         return self.input_grad_fn(scores.float().sum(), x).float()
 
-    def due(self, phase: str) -> list:
-        """The (regulariser, every) pairs of `phase` that run on this step."""
-        return [(reg, every) for reg, every in self.regs[phase] if self.steps % every == 0]
+    def due(self, phase: str, separate: bool = False) -> list:
+        """The (regulariser, every) pairs of `phase` that run on this step: in the main objective, or (`separate`)
+        in their own optimiser step after it."""
+        return [(reg, every) for reg, every, own in self.regs[phase] if own == separate and self.steps % every == 0]
 
     def regularize(self, due: list, ctx: StepContext) -> Optional[torch.Tensor]:
         """The due terms, each times its `every` (lazy regularisation, Karras et al. 2020)."""
@@ -315,6 +316,7 @@ class LoopReference:
                 d_x, d_g_z1 = real_out.mean().item(), fake_out.mean().item()
             self.opt_d.step()
             self._constrain("D")
+            self._own_step("D", real, fake_in, y_real, y_fake, z)
         self.G.zero_grad()
         with self._autocast():
             if self.fresh_g_noise:
@@ -333,8 +335,29 @@ class LoopReference:
         err_g.backward()
         self.opt_g.step()
         self._constrain("G")
+        self._own_step("G", real.detach(), fake.detach(), y_real, y_fake, z)
         if not self.tuned:
             _ = (err_d.item(), err_g.item(), d_x, d_g_z1, out.mean().item())
+
+    def _own_step(self, phase: str, real, fake, y_real, y_fake, z) -> None:
+        """The due `separate` regularisers of `phase` (StyleGAN2's Dreg/Greg): their terms, a backward, a step."""
+        due = self.due(phase, separate=True)
+        if not due:
+            return
+        net, opt = (self.D, self.opt_d) if phase == "D" else (self.G, self.opt_g)
+        real_out = real_aux = fake_out = fake_aux = None
+        if phase == "D":
+            real = real.detach().requires_grad_(any(reg.needs_real_grad for reg, _ in due))
+            fake = fake.detach().requires_grad_(any(reg.needs_fake_grad for reg, _ in due))
+            with self._autocast():
+                real_out, real_aux = self.critic(real, y_real)
+                if fake.requires_grad:
+                    fake_out, fake_aux = self.critic(fake, y_fake)
+        net.zero_grad()
+        ctx = self.context(phase, real, fake, real_out, fake_out, real_aux, fake_aux, y_real, y_fake, z)
+        self.regularize(due, ctx).backward()
+        opt.step()
+        self._constrain(phase)
 
     def count_flops(self) -> int:
         self.input_grad_fn = backward_input_grad
@@ -411,7 +434,7 @@ def make_trainer_step(model: str, shape: tuple[int, ...], precision: str, *, bat
     modules = {"generator": update.gan.generator, "discriminator": update.gan.discriminator,
                "n_critic": update.spec.n_critic, "channels_last": update.channels_last,
                "precision": precision, "notices": update.notices,
-               "lazy": {name: every for name, _, every in update.ext.regularizers if every > 1}}
+               "lazy": {e.name: e.every for e in update.ext.regularizers if e.every > 1}}
     return step_fn, modules, flop_fn
 
 

@@ -3,8 +3,9 @@
 A trajectory is the per-step losses (and regulariser terms) of a short fp32 CPU run through the public API, plus a
 SHA-256 of the final weights (G, D, EMA) and optimiser moments. `python tests/engine/golden.py` rewrites
 tests/engine/golden.json (`--add-missing` records only the cases it lacks, e.g. a new model, and keeps the others:
-allowed on the machine kind that recorded the file); tests/engine/test_golden.py replays every case and compares. Bitwise equality holds on one CPU
-kind and torch version (the file records both); elsewhere the losses are compared with a tolerance and the hashes
+allowed on the machine kind that recorded the file; `--rerecord NAME ...` records named cases again after an intended
+change, noting this machine in the case when it is another kind); tests/engine/test_golden.py replays every case and
+compares. Bitwise equality holds on one CPU kind and torch version (the file, or the case, records both); elsewhere the losses are compared with a tolerance and the hashes
 are skipped, because fp32 kernels legitimately differ between AVX-512 and AMX machines.
 """
 
@@ -118,8 +119,27 @@ def add_missing() -> dict[str, Any]:
     return data
 
 
+def rerecord(names: list[str]) -> dict[str, Any]:
+    """Record `names` again, after an intended change to their math, on this machine (the case says which machine,
+    so the other cases keep theirs and their bitwise comparison)."""
+    data = json.loads(GOLDEN.read_text())
+    torch.set_num_threads(data["threads"])
+    for name in names:
+        if name not in data["cases"]:
+            raise SystemExit(f"no golden case {name!r}; the cases are {', '.join(sorted(data['cases']))}")
+        s = data["cases"][name]["settings"]
+        data["cases"][name] = {"settings": s, **run_case(name, s)}
+        if machine() != data["machine"]:
+            data["cases"][name]["machine"] = machine()
+        print(f"recorded {name} again", file=sys.stderr)
+    return data
+
+
 if __name__ == "__main__":
     GOLDEN.parent.mkdir(exist_ok=True)
-    data = add_missing() if "--add-missing" in sys.argv[1:] else record()
+    if "--rerecord" in sys.argv[1:]:
+        data = rerecord(sys.argv[sys.argv.index("--rerecord") + 1:])
+    else:
+        data = add_missing() if "--add-missing" in sys.argv[1:] else record()
     GOLDEN.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN} ({len(data['cases'])} cases)", file=sys.stderr)

@@ -74,7 +74,7 @@ def _gp_context(trainer, real, fake, critic):
 
 
 def _gp(trainer):
-    return next(reg for name, reg, _ in trainer.extensions.regularizers if name == "gp")
+    return next(e.reg for e in trainer.extensions.regularizers if e.name == "gp")
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

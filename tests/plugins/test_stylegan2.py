@@ -214,3 +214,60 @@ def _tensors(state, prefix=""):
         for i, v in enumerate(state):
             out.update(_tensors(v, f"{prefix}/{i}"))
     return out
+
+
+def test_the_lazy_terms_take_their_own_optimiser_steps_as_the_official_loop(tmp_path):
+    """Dreg on step 16: a second D step whose gradient is R1 x 16 alone, gamma/2 E||grad D(x)||^2 computed here by
+    hand at the parameters the main step left; Greg on steps 4, 8, 12, 16: a second G step."""
+    import copy
+
+    from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
+
+    trainer = Trainer(TrainConfig(model="stylegan2", dataset="digits", steps=16, batch_size=8, device="cpu",
+                                  precision="fp32", out=str(tmp_path / "run"), **TINY), progress=False)
+    engine, calls = trainer.update, {"D": [], "G": []}
+    for p, net in (("D", trainer.gan.discriminator), ("G", trainer.gan.generator)):
+        opt, real_step = engine.opts[p], engine.opts[p].step
+
+        def spy(*args, _p=p, _net=net, _real=real_step, **kwargs):
+            calls[_p].append((engine_step["now"], copy.deepcopy(_net),
+                              [None if q.grad is None else q.grad.clone() for q in _net.parameters()]))
+            return _real(*args, **kwargs)
+
+        opt.step = spy
+    reals = []
+    r1 = next(e.reg for e in trainer.extensions.regularizers if e.name == "r1")
+    cls_call = type(r1).__call__  # a call goes through the class, so the spy sits there for this test
+
+    def stash(self, ctx):
+        reals.append(ctx.real.detach().clone())
+        return cls_call(self, ctx)
+
+    type(r1).__call__ = stash
+    engine_step = {"now": 0}
+    real_engine_step = engine.step
+
+    def counted(step, total, next_batch):
+        engine_step["now"] = step
+        return real_engine_step(step, total, next_batch)
+
+    engine.step = counted
+    try:
+        trainer.fit()
+    finally:
+        type(r1).__call__ = cls_call
+    d_steps = [s for s, _, _ in calls["D"]]
+    g_steps = [s for s, _, _ in calls["G"]]
+    assert d_steps == [*range(1, 16), 16, 16] and g_steps.count(4) == g_steps.count(16) == 2 and g_steps.count(5) == 1
+    (x,) = reals
+    _, D, grads = calls["D"][-1]  # the Dreg step: D as the main step left it, and the gradient it applies
+    x = x.requires_grad_(True)
+    (g,) = torch.autograd.grad(D(x).float().sum(), x, create_graph=True)
+    penalty = 0.01 / 2 * g.pow(2).flatten(1).sum(1).mean() * 16
+    expected = torch.autograd.grad(penalty, list(D.parameters()), allow_unused=True)
+    for got, want in zip(grads, expected):
+        if want is None:
+            assert got is None or not got.abs().any()
+        else:
+            assert torch.allclose(got, want, rtol=1e-4, atol=1e-7)

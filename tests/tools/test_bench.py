@@ -164,7 +164,7 @@ class _SquareCritic(torch.nn.Module):
 def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and_lazy_terms_are_scaled():
     data = torch.rand(64, 1, 8, 8) * 2 - 1
     ref = LoopReference("r3gan", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
-    (r1, _), (r2, _) = ref.regs["D"]
+    (r1, _, _), (r2, _, _) = ref.regs["D"]  # (regulariser, every, separate)
     assert (r1.gamma, r2.gamma) == (0.05, 0.05), "the recipe's gamma, not a default"
     ref.D = _SquareCritic()
     x = (torch.rand(8, 1, 8, 8) * 2 - 1).requires_grad_(True)
@@ -178,7 +178,7 @@ def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and
     scores, _ = ref.critic(x, None)
     ctx = ref.context("D", x, x, scores, scores, None, None, None, None, None)
     assert torch.allclose(ref.regularize([(r1, 4)], ctx), 4 * expected), "a lazy term is multiplied by its interval"
-    ref.regs["D"] = [(r1, 4)]
+    ref.regs["D"] = [(r1, 4, False)]
     due = []
     for step in range(1, 9):
         ref.steps = step
@@ -187,7 +187,7 @@ def test_reference_penalties_equal_their_formula_through_both_gradient_paths_and
     assert torch.allclose(ref.regularize([(r2, 1)], ctx), expected), "R2: the same formula on the fake batch"
     gp_ref = LoopReference("wgan-gp", (1, 8, 8), data, 8, CPU, 0, get_registry(), tuned=False)
     gp_ref.D = _SquareCritic()
-    (gp, _), = gp_ref.regs["D"]
+    (gp, _, _), = gp_ref.regs["D"]
     ctx = gp_ref.context("D", x, x, scores, scores, None, None, None, None, None)  # real = fake: x_hat = x
     norm = 2 * x.detach().flatten(1).norm(dim=1)
     assert torch.allclose(gp_ref.regularize([(gp, 1)], ctx), 10 * ((norm - 1) ** 2).mean()), "WGAN-GP, lambda 10"
