@@ -53,8 +53,12 @@ The lazy terms run as the official loop's separate phases (``"separate": True``)
 second optimiser step on R1 x 16 alone (a fresh D pass on the same reals, Dreg), and on steps 4, 8, ... G one on the
 path-length term x 4 alone (Greg), each after the player's main step (Dmain, Gmain), as training_loop.py does.
 
-Not included: conditioning (the class embedding of the conditional CIFAR-10 model) and fp16 layers with conv_clamp
-(ganzoo's autocast covers mixed precision).
+``stylegan2-ada-cond`` is the class-conditional model of the paper's CIFAR-10 results (``--cond=1``): G's mapping
+takes the one-hot class through a dense embedding, normalised and concatenated with z; D's last layer outputs a
+cmap vector whose dot product with the class's mapped embedding (an 8-layer mapping of the class alone) / sqrt(dim)
+is the score.
+
+Not included: fp16 layers with conv_clamp (ganzoo's autocast covers mixed precision).
 """
 
 from __future__ import annotations
@@ -173,18 +177,31 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 # -- generator --------------------------------------------------------------------------------------------------
 
 class MappingNetwork(nn.Module):
-    """z -> w: normalise z, `layers` dense layers with lr multiplier 0.01; tracks the mean w (for truncation)."""
+    """z (and a class) -> w: normalise z, `layers` dense layers with lr multiplier 0.01; tracks the mean w (for
+    truncation). Conditional (`c_dim` classes): the one-hot class goes through a dense embedding to `w_dim`, is
+    normalised like z and concatenated with it (StyleGAN2-ADA's networks.py); `z_dim` 0 maps the class alone (the
+    discriminator's projection)."""
 
-    def __init__(self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01, w_avg_beta: float = 0.995):
+    def __init__(self, z_dim: int, w_dim: int, layers: int = 8, lr_mul: float = 0.01, w_avg_beta: float = 0.995,
+                 c_dim: int = 0):
         super().__init__()
-        dims = [z_dim] + [w_dim] * layers
+        self.c_dim = int(c_dim)
+        self.embed = EqualizedLinear(self.c_dim, w_dim) if self.c_dim else None
+        dims = [z_dim + (w_dim if self.c_dim else 0)] + [w_dim] * layers
         self.net = nn.Sequential(*[EqualizedLinear(a, b, lr_mul=lr_mul, activation=True)
                                    for a, b in zip(dims[:-1], dims[1:])])
         self.w_avg_beta = w_avg_beta
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
-    def forward(self, z: torch.Tensor, *, update_avg: bool = True) -> torch.Tensor:
-        w = self.net(normalize_2nd_moment(z))
+    def forward(self, z: Optional[torch.Tensor], c: Optional[torch.Tensor] = None, *,
+                update_avg: bool = True) -> torch.Tensor:
+        parts = [] if z is None or z.shape[1] == 0 else [normalize_2nd_moment(z)]
+        if self.embed is not None:
+            if c is None:
+                raise ganzoo.GanzooError("this StyleGAN2 network is class-conditional: call it with labels")
+            onehot = F.one_hot(c.long(), self.c_dim).to(self.embed.weight.dtype)
+            parts.append(normalize_2nd_moment(self.embed(onehot)))
+        w = self.net(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
         if self.training and update_avg:
             with torch.no_grad():
                 self.w_avg.copy_(torch.lerp(w.detach().float().mean(0), self.w_avg, self.w_avg_beta))
@@ -244,11 +261,13 @@ class StyleGAN2Generator(nn.Module):
     """Mapping network + skip synthesis network; ``forward(z)`` mixes styles in training mode (``mixing_prob``)."""
 
     def __init__(self, shape, latent_dim: int = LATENT_DIM, w_dim: int = LATENT_DIM, mapping_layers: int = 8,
-                 channel_base: int = 16384, channel_max: int = 64, mixing_prob: float = 0.9):
+                 channel_base: int = 16384, channel_max: int = 64, mixing_prob: float = 0.9,
+                 num_classes: Optional[int] = None):
         super().__init__()
         channels, base, k = resolution_plan(shape, "StyleGAN2's generator", min_size=4)
         self.z_dim, self.w_dim, self.mixing_prob = int(latent_dim), int(w_dim), float(mixing_prob)
-        self.mapping = MappingNetwork(self.z_dim, self.w_dim, mapping_layers)
+        self.conditional = num_classes is not None  # G(z, y) with labels (a conditional recipe passes num_classes)
+        self.mapping = MappingNetwork(self.z_dim, self.w_dim, mapping_layers, c_dim=num_classes or 0)
         res = [base * 2 ** i for i in range(k + 1)]
         ch = [channels_at(r, channel_base, channel_max) for r in res]
         self.const = nn.Parameter(torch.randn(ch[0], base, base))
@@ -268,24 +287,25 @@ class StyleGAN2Generator(nn.Module):
         self.num_ws = index + 1
         self.register_buffer("fir", fir_filter(), persistent=False)
 
-    def ws(self, z: torch.Tensor, *, truncation: float = 1.0, mix: Optional[bool] = None) -> torch.Tensor:
-        """(n, num_ws, w_dim): w broadcast to every layer, style-mixed in training mode, truncated towards the
-        mean w by ``truncation`` psi (1: none)."""
-        w = self.mapping(z)
+    def ws(self, z: torch.Tensor, c: Optional[torch.Tensor] = None, *, truncation: float = 1.0,
+           mix: Optional[bool] = None) -> torch.Tensor:
+        """(n, num_ws, w_dim): w (of z and class `c` when conditional) broadcast to every layer, style-mixed in
+        training mode, truncated towards the mean w by ``truncation`` psi (1: none)."""
+        w = self.mapping(z, c)
         ws = w[:, None].repeat(1, self.num_ws, 1)
         if (self.training if mix is None else mix) and self.mixing_prob > 0:
-            ws = self.style_mix(ws, z)
+            ws = self.style_mix(ws, z, c)
         if truncation != 1.0:
             ws = torch.lerp(self.mapping.w_avg.to(ws.dtype), ws, truncation)
         return ws
 
-    def style_mix(self, ws: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """With probability mixing_prob, ws from a fresh latent replace those from a crossover layer in
+    def style_mix(self, ws: torch.Tensor, z: torch.Tensor, c: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """With probability mixing_prob, ws from a fresh latent (same class) replace those from a crossover layer in
         1..num_ws-1 on (one crossover for the batch; torch's global generator, which the trainer checkpoints)."""
         cutoff = int(torch.randint(1, self.num_ws, ()))
         if float(torch.rand(())) >= self.mixing_prob:
             return ws
-        other = self.mapping(torch.randn_like(z), update_avg=False)
+        other = self.mapping(torch.randn_like(z), c, update_avg=False)
         ws = ws.clone()
         ws[:, cutoff:] = other[:, None].to(ws.dtype)
         return ws
@@ -300,8 +320,8 @@ class StyleGAN2Generator(nn.Module):
             img = y if img is None else upsample2d(img, self.fir).to(y.dtype) + y
         return img
 
-    def forward(self, z: torch.Tensor, truncation: float = 1.0) -> torch.Tensor:
-        return self.synthesis(self.ws(z, truncation=truncation))
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None, truncation: float = 1.0) -> torch.Tensor:
+        return self.synthesis(self.ws(z, y, truncation=truncation))
 
 
 # -- discriminator ----------------------------------------------------------------------------------------------
@@ -343,7 +363,7 @@ class StyleGAN2Discriminator(nn.Module):
     """fromRGB -> residual blocks down to the base resolution -> minibatch std, 3x3 conv, dense, dense -> 1."""
 
     def __init__(self, shape, channel_base: int = 16384, channel_max: int = 64, mbstd_group: int = 4,
-                 mbstd_channels: int = 1):
+                 mbstd_channels: int = 1, num_classes: Optional[int] = None, mapping_layers: int = 8):
         super().__init__()
         channels, base, k = resolution_plan(shape, "StyleGAN2's discriminator", min_size=4)
         res = [base * 2 ** i for i in range(k, -1, -1)]
@@ -353,12 +373,24 @@ class StyleGAN2Discriminator(nn.Module):
         self.mbstd = MinibatchStd(mbstd_group, mbstd_channels)
         self.conv = EqualizedConv2d(ch[-1] + mbstd_channels, ch[-1], 3)
         self.fc = EqualizedLinear(ch[-1] * base * base, ch[-1], activation=True)
-        self.out = EqualizedLinear(ch[-1], 1)
+        # conditional: the output is a cmap_dim vector projected on the class's mapped embedding (StyleGAN2-ADA's
+        # epilogue, cmap_dim = the channels at the base resolution, the mapping with its default 8 layers)
+        self.conditional = num_classes is not None
+        self.cmap_dim = ch[-1] if self.conditional else 0
+        self.out = EqualizedLinear(ch[-1], self.cmap_dim or 1)
+        self.mapping = (MappingNetwork(0, self.cmap_dim, mapping_layers, w_avg_beta=0.0, c_dim=num_classes)
+                        if self.conditional else None)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         x = self.blocks(self.from_rgb(x))
         x = self.conv(self.mbstd(x))
-        return self.out(self.fc(x.flatten(1))).flatten()
+        out = self.out(self.fc(x.flatten(1)))
+        if self.mapping is None:
+            return out.flatten()
+        if y is None:
+            raise ganzoo.GanzooError("this StyleGAN2 discriminator is class-conditional: call it with labels")
+        cmap = self.mapping(None, y, update_avg=False)
+        return (out * cmap.to(out.dtype)).sum(dim=1) / math.sqrt(self.cmap_dim)
 
 
 # -- path-length regularisation ---------------------------------------------------------------------------------
@@ -378,21 +410,23 @@ class PathLength(ganzoo.Regularizer):
         self.pl_mean = torch.zeros(())
 
     @staticmethod
-    def projected(G: nn.Module, z: torch.Tensor, autocast=None) -> tuple[torch.Tensor, torch.Tensor]:
+    def projected(G: nn.Module, z: torch.Tensor, autocast=None,
+                  c: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(ws, sum(G(ws) * y) per sample) for y ~ N(0, I)/sqrt(H W): the gradient of the second w.r.t. the first
-        is J_w^T y."""
+        is J_w^T y. A conditional G maps z with the classes `c`."""
         if not (hasattr(G, "ws") and hasattr(G, "synthesis")):
             raise ganzoo.GanzooError("the pl regulariser needs a style-based generator (ws/synthesis methods), e.g. "
                                      "stylegan2's; drop --regularizer pl for this model")
         with (autocast() if autocast is not None else contextlib.nullcontext()):
-            ws = G.ws(z)
+            ws = G.ws(z, c)
             img = G.synthesis(ws)
         y = torch.randn(img.shape, device=img.device) / math.sqrt(img.shape[2] * img.shape[3])
         return ws, (img.float() * y).flatten(1).sum(1)
 
     def __call__(self, ctx):
         n = max(1, ctx.fake.shape[0] // self.batch_shrink)
-        ws, out = self.projected(ctx.generator, ctx.draw_z(n), ctx.autocast)
+        c = ctx.fake_labels[:n] if getattr(ctx.generator, "conditional", False) else None  # the phase's classes
+        ws, out = self.projected(ctx.generator, ctx.draw_z(n), ctx.autocast, c)
         grad = ctx.input_grad(out, ws)
         lengths = grad.square().sum(2).mean(1).sqrt()
         mean = torch.lerp(self.pl_mean.to(lengths.device), lengths.mean(), self.decay)
@@ -442,6 +476,15 @@ STYLEGAN2_ADA = ganzoo.Recipe(
 )
 
 
+STYLEGAN2_ADA_COND = ganzoo.Recipe(
+    **{**{f: getattr(STYLEGAN2_ADA, f) for f in STYLEGAN2_ADA.__dataclass_fields__},
+       "conditional": True,
+       "citation": "Karras et al. 2020, StyleGAN2-ADA, class-conditional as its CIFAR-10 model (--cond=1): the one-hot "
+                   "class embedded, normalised and concatenated with z in G's mapping; D's output projected on the "
+                   "class's 8-layer mapped embedding (cmap, / sqrt(cmap_dim)); path length at the phase's classes."},
+)
+
+
 @ganzoo.hookimpl
 def register_generators(register):
     register("stylegan2", StyleGAN2Generator, "mapping + modulated/demodulated skip synthesis (Karras et al. 2020)")
@@ -461,3 +504,5 @@ def register_regularizers(register):
 def register_models(register):
     register("stylegan2", STYLEGAN2, "StyleGAN2 (Karras et al. 2020)")
     register("stylegan2-ada", STYLEGAN2_ADA, "StyleGAN2 with adaptive discriminator augmentation (Karras et al. 2020)")
+    register("stylegan2-ada-cond", STYLEGAN2_ADA_COND,
+             "class-conditional StyleGAN2-ADA, as its CIFAR-10 model (Karras et al. 2020)")

@@ -33,7 +33,7 @@ def tiny_generator(shape=(1, 8, 8), **options):
     return StyleGAN2Generator(shape, latent_dim=16, **{**TINY_G, **options})
 
 
-@pytest.mark.parametrize("model", ["stylegan2", "stylegan2-ada"])
+@pytest.mark.parametrize("model", ["stylegan2", "stylegan2-ada", "stylegan2-ada-cond"])
 def test_trains_in_fp32_and_bf16(model):
     check_model(model)
 
@@ -271,3 +271,48 @@ def test_the_lazy_terms_take_their_own_optimiser_steps_as_the_official_loop(tmp_
             assert got is None or not got.abs().any()
         else:
             assert torch.allclose(got, want, rtol=1e-4, atol=1e-7)
+
+
+def test_the_conditional_model_embeds_the_class_in_g_and_projects_d_on_the_mapped_class():
+    """StyleGAN2-ADA's --cond=1: G's mapping reads [norm(z), norm(embed(onehot))]; D's score is its cmap_dim output
+    dotted with the class's mapped embedding / sqrt(cmap_dim)."""
+    torch.manual_seed(0)
+    G = StyleGAN2Generator((1, 8, 8), latent_dim=16, num_classes=3, **TINY_G).eval()
+    D = StyleGAN2Discriminator((1, 8, 8), num_classes=3, mapping_layers=2, **TINY_D)
+    assert G.conditional and D.conditional and D.cmap_dim == 8
+    z = torch.randn(4, 16)
+    a, b = G(z, torch.zeros(4, dtype=torch.long)), G(z, torch.full((4,), 2))
+    assert a.shape == (4, 1, 8, 8) and not torch.allclose(a, b), "the class changes the image"
+    def norm(e):  # normalize_2nd_moment, written out
+        return e * e.square().mean(1, keepdim=True).add(1e-8).rsqrt()
+
+    joint = torch.cat([norm(z), norm(G.mapping.embed(F.one_hot(torch.ones(4, dtype=torch.long), 3).float()))], 1)
+    assert torch.allclose(G.mapping(z, torch.ones(4, dtype=torch.long), update_avg=False), G.mapping.net(joint))
+    images = torch.randn(4, 1, 8, 8)
+    labels = torch.tensor([0, 1, 2, 1])
+    phi = D.out(D.fc(D.conv(D.mbstd(D.blocks(D.from_rgb(images)))).flatten(1)))  # (4, cmap_dim)
+    cmap = D.mapping.net(norm(D.mapping.embed(F.one_hot(labels, 3).float())))
+    assert torch.allclose(D(images, labels), (phi * cmap).sum(1) / math.sqrt(8), atol=1e-6)
+    with pytest.raises(ganzoo.GanzooError, match="class-conditional"):
+        D(images)
+    unconditional = StyleGAN2Discriminator((1, 8, 8), **TINY_D)
+    assert unconditional.mapping is None and unconditional(images).shape == (4,)
+
+
+def test_path_length_of_a_conditional_generator_uses_the_phases_classes(tmp_path):
+    seen = []
+    real_ws = StyleGAN2Generator.ws
+
+    def spy(self, z, c=None, **kwargs):
+        seen.append(c)
+        return real_ws(self, z, c, **kwargs)
+
+    StyleGAN2Generator.ws = spy
+    try:
+        ganzoo.train(model="stylegan2-ada-cond", dataset="digits", steps=4, batch_size=8, log_every=1,
+                     out=str(tmp_path / "run"), progress=False, **TINY)
+    finally:
+        StyleGAN2Generator.ws = real_ws
+    assert seen and all(c is not None and c.dtype == torch.long for c in seen), "every mapping gets labels"
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "reg/pl" in r] == [4]
