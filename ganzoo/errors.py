@@ -84,13 +84,16 @@ def describe_memory_error(exc: BaseException) -> Optional[str]:
 
 #: what gloo and NCCL say when the process at the other end of a collective is gone
 _PEER_LOST = ("connection reset by peer", "connection closed by peer", "broken pipe", "ncclremoteerror",
-              "communicator was aborted", "connection refused", "socket closed")
+              "communicator was aborted", "socket closed")
 
 
 def describe_lost_peer(exc: BaseException, run_dir: Optional[str] = None) -> Optional[str]:
     """One line for a torchrun process whose collective failed because another process of the job died (killed,
     out of memory, a lost node); None for anything else, or outside a multi-process job."""
-    if int(os.environ.get("WORLD_SIZE", "1") or 1) < 2:
+    try:
+        if int(os.environ.get("WORLD_SIZE", "1") or 1) < 2:
+            return None
+    except ValueError:
         return None
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lost = type(exc).__name__ in ("DistBackendError", "DistNetworkError") or (

@@ -270,8 +270,9 @@ def call_factory(kind: str, name: str, factory: Any, *args: Any, **options: Any)
     except GanzooError:
         raise
     except (ValueError, TypeError, RuntimeError) as exc:
-        if describe_memory_error(exc) is not None:
-            raise  # a size that does not fit: the CLI says so, with the fix
+        if describe_memory_error(exc) is not None or isinstance(exc, (NotImplementedError, RecursionError)) or (
+                "CUDA" in str(exc)):
+            raise  # a size that does not fit (the CLI says so, with the fix), a plugin bug, a device problem
         given = ", ".join(f"{k}={v!r}" for k, v in options.items())
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = f"--{kind}-option or config.json's spec" if kind in ("generator", "discriminator", "loss") else (

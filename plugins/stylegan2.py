@@ -402,6 +402,7 @@ class PathLength(ganzoo.Regularizer):
     as in training); mu is checkpointed. Needs a generator with those two methods (``stylegan2``)."""
 
     phase = "G"
+    needs_scores = False  # its own step (separate) needs no D pass: it draws its latents and never reads D
 
     def __init__(self, weight: float = 2.0, decay: float = 0.01, batch_shrink: int = 2):
         if int(batch_shrink) < 1:

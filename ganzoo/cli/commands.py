@@ -563,6 +563,9 @@ def _run_dir_of(argv: Sequence[str]) -> Optional[str]:
     for flag in ("--resume", "--out"):
         if flag in argv[:-1]:
             return argv[argv.index(flag) + 1]
+        given = next((a for a in argv if a.startswith(flag + "=")), None)
+        if given:
+            return given.split("=", 1)[1]
     return None
 
 

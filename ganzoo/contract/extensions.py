@@ -77,11 +77,17 @@ class Regularizer:
     the real batch require gradients before the main discriminator pass, so ``ctx.input_grad(ctx.real_scores,
     ctx.real)`` is R1 without a second forward pass (on the steps the regulariser runs); ``needs_fake_grad`` does the
     same for ``ctx.fake`` (R2).
+
+    ``separate`` (a recipe option, ``r1:separate=true``) gives the term its own backward and optimiser step after
+    the player's main one (StyleGAN2's Dreg/Greg phases). That step makes D's passes of the same draw again (real
+    and fake scores in D, the fakes' scores in G) unless the regulariser sets ``needs_scores = False`` (path length
+    draws its own latents and never reads D).
     """
 
     phase: str = "D"
     needs_real_grad: bool = False
     needs_fake_grad: bool = False
+    needs_scores: bool = True
 
     def __call__(self, ctx: StepContext) -> torch.Tensor:
         raise NotImplementedError

@@ -292,18 +292,34 @@ class AdversarialUpdate:
         with self._d_frozen() if p == "G" else contextlib.nullcontext():
             real, fake = d.real.detach(), d.fake.detach()
             real_scores = real_aux = fake_scores = fake_aux = None
+            due = [e.reg for e in self.regs[p] if e.separate and step % e.every == 0]
+            scored = any(getattr(reg, "needs_scores", True) for reg in due)
             if p == "D":
                 real_grad, fake_grad = self._due_input_grads(step, separate=True)
                 real, fake = real.requires_grad_(real_grad), fake.requires_grad_(fake_grad)
                 real_scores, real_aux = self.call_D(self.D, real, d.y_real)
-                if fake_grad:
+                if fake_grad or scored:
                     fake_scores, fake_aux = self.call_D(self.D, fake, d.y_fake)
+            elif scored:
+                fake_scores, fake_aux = self.call_D(self.D_for_g, fake, d.y_fake)
             ctx = self.context(step, total, p, d, real, fake, real_scores, fake_scores, real_aux, fake_aux)
             term = self.regularize(ctx, separate=True)
             self.opts[p].zero_grad(set_to_none=True)
             if term is not None and self._finite_or_skip(term):
                 self.scalers[p].scale(term).backward()
+                if p == "G" and self.dist.enabled:
+                    self._average_grads(self.gan.generator)  # a G-side term (path length) does not run through DDP
                 self._optimizer_step(p, None)
+
+    def _average_grads(self, net: nn.Module) -> None:
+        """Average `net`'s gradients over the ranks, as DDP would have: for a backward that did not go through the
+        DDP wrapper (a regulariser calling the plain generator)."""
+        import torch.distributed as dist
+
+        for param in net.parameters():
+            if param.grad is not None:
+                dist.all_reduce(param.grad)
+                param.grad /= self.dist.world_size
 
     def _separate_due(self, p: str, step: int) -> bool:
         return any(e.separate and step % e.every == 0 for e in self.regs[p])

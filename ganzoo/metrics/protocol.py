@@ -21,7 +21,7 @@ def card(result: dict[str, Any], *, reference: str, noise_seed: Optional[int] = 
         protocol["generator"] = f"{'EMA' if weights == 'ema' else 'raw'} weights" + (
             f" at step {step}" if step is not None else "")
     if noise_seed is not None:
-        protocol["latents"] = f"N(0, 1) from a CPU generator seeded {noise_seed}"
+        protocol["latents"] = f"the generator's latent draw from a CPU generator seeded {noise_seed}"
     if "feature_extractor" in result:
         protocol["extractor"] = f"{result['feature_extractor']}: {result.get('feature_extractor_info', '')}".strip()
         protocol["kid"] = f"{result.get('kid_subsets')} subsets of {result.get('kid_subset_size')}"

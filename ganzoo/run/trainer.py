@@ -172,8 +172,12 @@ class Trainer:
         fit() first writes, so a trainer that is built but never fit creates nothing."""
         if self.run.path.is_dir():
             self._hold_folder()
-        if not self.restart:
-            self.run.check_new_run_target()
+        try:
+            if not self.restart:
+                self.run.check_new_run_target()
+        except BaseException:
+            self.close()  # a refused folder is not kept locked by the error (or a notebook's last exception)
+            raise
 
     def _resume_from(self, from_previous: bool) -> None:
         """Load the run's checkpoint under the folder's lock, held from here to the end of fit()."""
@@ -185,7 +189,9 @@ class Trainer:
             saved = self.run.read_config()
             state = load_checkpoint(path, notice=self.notice)
             check_checkpoint_owner(state, saved, path)
-            self.run_id = saved.get("run_id") or self.run_id  # a folder from before run ids gets one now
+            # a folder from before run ids keeps its checkpoint's (or gets one): config.json says it from fit() on
+            self.run_id = saved.get("run_id") or state.get("run_id") or self.run_id
+            self._stamp_run_id = not saved.get("run_id")
             self._restore(state, path)
             self.checkpoint_path = path
         except BaseException:
@@ -351,7 +357,7 @@ class Trainer:
         return generate(net, z, self.precision.autocast(), y=y).cpu()
 
     def evaluate(self, samples: Optional[int] = None, feature_extractor: Optional[str] = None,
-                 weights: Optional[str] = None, plot: bool = True) -> dict[str, Any]:
+                 weights: Optional[str] = None, plot: bool = True, step: Optional[int] = None) -> dict[str, Any]:
         """Quality metrics of the current generator on fresh samples, see ganzoo.metrics.evaluate: latents from a CPU
         generator seeded with the run's seed (the draw `ganzoo eval` makes), KID/IS subsets seeded with it."""
         from ganzoo.metrics.evaluate import DEFAULT_SAMPLES, evaluate_samples, resolve_extractor, sample_generator
@@ -369,9 +375,9 @@ class Trainer:
             extractor = self._extractor
         elif plot:
             save_points_plot(fake, self.dataset, self.run.path / "eval_points.png")
-        weights = "ema" if self.update.sample_net() is not self.gan.generator else "generator"
+        drawn_from = "ema" if self.update.sample_net() is not self.gan.generator else "generator"
         return evaluate_samples(fake, self.dataset, extractor, seed=self.config.seed, noise_seed=self.seeds.eval,
-                                weights=weights)
+                                weights=drawn_from, step=step)
 
     def sample_picture(self):
         """The sample grid of the fixed inputs (one row per class when conditional), or a scatter plot of 2-D points."""
@@ -432,6 +438,8 @@ class Trainer:
         else:
             for line in self.run.truncate_metrics_after(self.start_step):
                 self.notice(line)
+            if getattr(self, "_stamp_run_id", False):
+                self.run.write_config({**self.run.read_config(), "run_id": self.run_id})
         self.loggers = build_loggers(self.config.logger, self.run.path, start_step=self.start_step,
                                      registry=self.registry)
         self._logger_subscriber = self.events.subscribe(LoggerSubscriber(self.loggers))
@@ -494,7 +502,7 @@ class Trainer:
                         self.save_checkpoint(step)
                     last_good = step
                 if main and cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                    self.last_eval = {"step": step, **self.evaluate()}
+                    self.last_eval = {"step": step, **self.evaluate(step=step)}
                     self.events.emit("eval", step=step, metrics=self.last_eval)
                 if stopping:
                     raise Interrupted(

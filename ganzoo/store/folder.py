@@ -154,6 +154,15 @@ class RunFolder:
             if path.is_symlink():
                 raise GanzooError(f"{path} is a symbolic link (to {os.readlink(path)}); a run folder's files must be "
                                   f"its own: put the file itself there, or remove the link")
+        for path in (self.path / LOCK_NAME, self.metrics):  # written in place (the rest is replaced by renames)
+            try:
+                links = path.lstat().st_nlink
+            except OSError:
+                continue
+            if links > 1:
+                raise GanzooError(f"{path} is a hard link shared with {links - 1} other name(s) (a `cp -al` copy?); "
+                                  f"writing it would change the other run's file too: replace it with a copy "
+                                  f"(`cp {path} {path}.own && mv {path}.own {path}`)")
 
     # -- what the folder holds -----------------------------------------------------------------------------------
     def holds_run(self) -> bool:

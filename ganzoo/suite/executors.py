@@ -157,15 +157,22 @@ def run_slurm(jobs: list[dict[str, Any]], workers: int, folder: Path, tick: Opti
     executor.update_parameters(**options)
     submitted = executor.map_array(_slurm_job, jobs)
     pending = dict(zip(submitted, jobs))
-    while pending:
-        for handle in [h for h in pending if h.done()]:
-            job = pending.pop(handle)
+    try:
+        while pending:
+            for handle in [h for h in pending if h.done()]:
+                job = pending.pop(handle)
+                try:
+                    handle.result()
+                except Exception as exc:  # the job died, or submitit could not run it (a Python error is in results)
+                    _record_death(job, f"the Slurm job {handle.job_id} failed: {type(exc).__name__}: "
+                                       f"{str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}")
+            if tick is not None:
+                tick({job["run"]["id"]: "running" for job in pending.values()})
+            if pending:
+                time.sleep(poll)
+    finally:  # an interrupted suite cancels its jobs (their checkpoints stay), as the local executor stops workers
+        for handle in pending:
             try:
-                handle.result()
-            except Exception as exc:  # the job died, or submitit could not run it (a Python error is in results)
-                _record_death(job, f"the Slurm job {handle.job_id} failed: {type(exc).__name__}: "
-                                   f"{str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}")
-        if tick is not None:
-            tick({job["run"]["id"]: "running" for job in pending.values()})
-        if pending:
-            time.sleep(poll)
+                handle.cancel(check=False)
+            except Exception:
+                pass

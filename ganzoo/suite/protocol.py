@@ -96,7 +96,7 @@ def reference_description(dataset: Dataset, evaluation: dict[str, Any], count: i
     """Which real images a quality measurement compared with (reference_images' choice), in words."""
     name = evaluation.get("reference") or dataset.name
     cap = evaluation.get("max_real")
-    drawn = f", a draw seeded {evaluation['floor_seed']}" if cap and count >= int(cap) else ""
+    drawn = f" (at most {int(cap):,}: a draw seeded {evaluation['floor_seed']} when there are more)" if cap else ""
     return f"{name}: {count:,} images{drawn}"
 
 

@@ -117,8 +117,9 @@ def check_folder(folder: SuiteFolder, suite: Suite) -> None:
 
 def check_recipes(folder: SuiteFolder, suite: Suite, registry: Registry, *, rerun_changed: bool = False,
                   say: Callable[[str], None] = lambda _line: None) -> list[SuiteRun]:
-    """Refuse (or, with `rerun_changed`, discard to make again) the finished and started runs whose model's recipe
-    now resolves to other math than the spec their results header recorded. Returns the runs discarded."""
+    """Refuse the finished and started runs whose model's recipe now resolves to other math than the spec their
+    results header recorded; with `rerun_changed`, return them with the difference instead, for `discard` once
+    every other check has passed."""
     from ganzoo.suite.recipes import SpecResolver, first_difference
 
     if suite.kind == "speed":
@@ -139,13 +140,18 @@ def check_recipes(folder: SuiteFolder, suite: Suite, registry: Registry, *, reru
             raise GanzooError(f"the recipe of {run.group} changed since its run in {folder.path} was made "
                               f"({run.dataset} seed {run.seed}): {difference}; pass --rerun-changed to make the "
                               f"changed runs again, or use a new --out")
-        folder.results_file(run).unlink(missing_ok=True)
-        shutil.rmtree(folder.run_dir(run), ignore_errors=True)
-        discarded.append(run)
-        say(f"{run.group} on {run.dataset} seed {run.seed}: its recipe changed ({difference}); made again")
+        discarded.append((run, difference))
     if unchecked:
         say(f"{unchecked} earlier run(s) in {folder.path} recorded no spec; their recipes are not checked")
     return discarded
+
+
+def discard(folder: SuiteFolder, changed: list, say: Callable[[str], None]) -> None:
+    """Remove the results and run folders of runs to be made again (after every check passed)."""
+    for run, difference in changed:
+        folder.results_file(run).unlink(missing_ok=True)
+        shutil.rmtree(folder.run_dir(run), ignore_errors=True)
+        say(f"{run.group} on {run.dataset} seed {run.seed}: its recipe changed ({difference}); made again")
 
 
 def write_suite_file(folder: SuiteFolder, suite: Suite) -> None:
@@ -256,14 +262,18 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
         check_slurm()
     folder = SuiteFolder(Path(out))
     check_folder(folder, suite)
-    check_recipes(folder, suite, get_registry(), rerun_changed=rerun_changed, say=notice or say)
+    changed = check_recipes(folder, suite, get_registry(), rerun_changed=rerun_changed, say=notice or say)
+    if changed:
+        prepare(folder, suite)  # its extractor check may still refuse the folder: before anything is discarded
+        discard(folder, changed, notice or say)
     jobs, counts = jobs_for(folder, suite, retry_failed=retry_failed, command=command)
     if not jobs:
         say(f"nothing to do: all {len(suite.runs)} runs of {suite.name} in {folder.path} are finished"
             + (f" ({counts['failed']} failed; --retry-failed runs them again)" if counts["failed"] else ""))
         write_table(folder)
         return counts
-    prepare(folder, suite)  # may refuse the folder (another feature space): before anything is written
+    if not changed:
+        prepare(folder, suite)  # may refuse the folder (another feature space): before anything is written
     write_suite_file(folder, suite)
     folder.runs.mkdir(exist_ok=True)
     folder.results.mkdir(exist_ok=True)

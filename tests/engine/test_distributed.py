@@ -96,3 +96,15 @@ def test_a_killed_rank_leaves_the_survivor_one_line_and_the_run_resumable(tmp_pa
                            "-m", "ganzoo", "run", "--resume", str(run), "--steps", str(step + 2), "--quiet"],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_a_separate_generator_regulariser_step_keeps_the_ranks_in_sync(tmp_path):
+    """StyleGAN2's path length (its own G step every 4) runs through the plain generator, not DDP's wrapper: its
+    gradients are averaged over the ranks by the engine, or the ranks' generators drift apart."""
+    run = tmp_path / "sg2"
+    proc = torchrun(tmp_path, "stylegan2", "--steps", "4", "--batch-size", "8", "--log-every", "4",
+                    "--generator-option", "channel_max=8,w_dim=16", "--generator-option", "mapping_layers=2",
+                    "--discriminator-option", "channel_max=8", "--latent-dim", "16", "--out", str(run))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert any("reg/pl" in r for r in records(run)), "the path-length step ran"
+    assert records(run)[-1]["ranks_in_sync"] is True

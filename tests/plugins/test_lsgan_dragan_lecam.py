@@ -3,6 +3,7 @@ survive a resume."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -101,3 +102,14 @@ def test_lecam_anchors_resume_bit_identically(tmp_path):
     assert all(torch.equal(anchors_a[k], anchors_b[k]) for k in ("ema_real", "ema_fake"))
     ga, gb = a.get("state", a)["generator"], b.get("state", b)["generator"]
     assert all(torch.equal(ga[k], gb[k]) for k in ga)
+
+
+def test_a_score_reading_regulariser_can_take_its_own_step(tmp_path):
+    """separate=true for LeCam (it reads D's real and fake scores): its own step scores the same draw again."""
+    from ganzoo.cli.commands import main
+
+    out = tmp_path / "run"
+    assert main(["run", "dcgan", "--regularizer", "lecam:weight=0.3,start=0,separate=true", "--steps", "3",
+                 "--batch-size", "16", "--log-every", "1", "--precision", "fp32", "--out", str(out), "--quiet"]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all("reg/lecam" in r for r in rows if "loss_d" in r)

@@ -156,3 +156,45 @@ def test_a_picture_replaces_a_link_at_its_path_and_a_failed_write_leaves_nothing
     with pytest.raises(OSError):
         save_picture(picture, tmp_path / "new.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "target.png"], "no temp file, no half picture"
+
+
+def test_a_hard_linked_copy_of_a_run_is_refused_before_it_writes_into_the_others_files(finished, tmp_path, capsys):
+    """`cp -al`: metrics.jsonl (appended) and .lock (written) would be written through to the original's."""
+    run = tmp_path / "copy"
+    run.mkdir()
+    for path in finished.rglob("*"):
+        target = run / path.relative_to(finished)
+        if path.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target)
+    before = snapshot(finished)
+    assert main(["run", "--resume", str(run), "--steps", "6", "--quiet"]) == 2
+    one_line(capsys, "is a hard link shared with", "cp ")
+    assert snapshot(finished) == before, "the original run is untouched"
+
+
+def test_a_refused_new_run_does_not_keep_the_folder_locked(finished, tmp_path):
+    """The error names the folder; kept alive (a notebook's last exception), it must not hold the lock."""
+    from ganzoo.errors import CheckpointError
+    from ganzoo.run.trainer import Trainer
+    from ganzoo.spec.config import TrainConfig
+    from ganzoo.store.lock import held_here
+
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    with pytest.raises(CheckpointError) as caught:
+        Trainer(TrainConfig(model="vanilla", dataset="ring8", steps=4, out=str(run)), progress=False)
+    assert "already holds a run" in str(caught.value) and not held_here(run)
+
+
+def test_a_folder_from_before_run_ids_takes_its_checkpoints_id_on_resume(finished, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(finished, run)
+    config = json.loads((run / "config.json").read_text())
+    old_id = config.pop("run_id")
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["run", "--resume", str(run), "--steps", "6", "--quiet"]) == 0
+    assert json.loads((run / "config.json").read_text())["run_id"] == old_id
+    assert checkpoint_module.load_checkpoint(run / "checkpoint.pt")["run_id"] == old_id

@@ -34,7 +34,7 @@ def test_eval_json_and_the_printed_table_carry_the_card(digits_run, capsys):
     assert card["generated"] == 400 == result["num_samples"]
     assert card["reference"] == "digits: all 1,797 images" and result["num_real"] == 1797
     assert card["generator"] == "EMA weights at step 6"
-    assert card["latents"] == "N(0, 1) from a CPU generator seeded 1000007"  # 1,000,003 + the run's seed 4
+    assert card["latents"] == "the generator's latent draw from a CPU generator seeded 1000007"  # 1,000,003 + seed 4
     assert f"weights sha256 {extractor.weights_sha256[:12]}" in card["extractor"]
     assert card["kid"] == f"50 subsets of {result['kid_subset_size']}" and card["is"] == "10 splits"
     assert card["ganzoo"].startswith(ganzoo.__version__)
@@ -46,7 +46,8 @@ def test_eval_json_and_the_printed_table_carry_the_card(digits_run, capsys):
 def test_the_trainers_own_evaluations_and_reports_carry_it(digits_run, tmp_path):
     records = [json.loads(line) for line in (digits_run / "metrics.jsonl").read_text().splitlines()]
     (evaluation,) = [r["eval"] for r in records if "eval" in r]
-    assert evaluation["protocol"]["generated"] == 300 and evaluation["protocol"]["generator"] == "EMA weights"
+    assert evaluation["protocol"]["generated"] == 300
+    assert evaluation["protocol"]["generator"] == "EMA weights at step 6"
     _, _, runs = load_inputs([digits_run])
     header, rows = run_rows(runs)
     assert header[-1] == "protocol" and "reference digits: all 1,797 images" in rows[0][-1]
