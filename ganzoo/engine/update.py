@@ -307,7 +307,7 @@ class AdversarialUpdate:
             self.opts[p].zero_grad(set_to_none=True)
             if term is not None and self._finite_or_skip(term):
                 self.scalers[p].scale(term).backward()
-                if p == "G" and self.dist.enabled:
+                if p == "G" and self.dist is not None and self.dist.enabled:
                     self._average_grads(self.gan.generator)  # a G-side term (path length) does not run through DDP
                 self._optimizer_step(p, None)
 

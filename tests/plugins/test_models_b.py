@@ -106,7 +106,7 @@ def test_r1_and_r2_logged_terms_equal_direct_computations():
     u = make_update("r3gan", generator_options={"width": 16}, discriminator_options={"width": 16})
     D0 = copy.deepcopy(u.gan.discriminator)
     captured = {}
-    u.regs = {"D": [(n, _Spy(r, n, captured), every) for n, r, every in u.regs["D"]], "G": []}
+    u.regs = {"D": [e._replace(reg=_Spy(e.reg, e.name, captured)) for e in u.regs["D"]], "G": []}
     x, _ = digits(16)
     u.step(1, 10, lambda: (x, None))
     metrics = u.read_metrics()
