@@ -124,6 +124,26 @@ def test_runs_measured_on_other_extractor_weights_are_not_mixed_into_a_folder(ti
     assert not second.exists()
 
 
+def test_rerun_changed_discards_nothing_when_another_check_refuses_the_folder(tiny_reference, shared_cache, tmp_path):
+    import re
+    import shutil
+
+    file, reference, _ = tiny_reference
+    out = tmp_path / "out"
+    shutil.copytree(reference, out)
+    path = sorted((out / "results").glob("*.jsonl"))[0]
+    lines = read_results(path)
+    lines[0]["spec"]["optimizer_g"]["options"]["lr"] = 0.0001  # a recipe change, to be made again
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    floors = (out / "floors.json").read_text()
+    mine = re.search(r"weights sha256 ([0-9a-f]{12})", floors).group(1)
+    (out / "floors.json").write_text(floors.replace(mine, "0123456789ab" if mine != "0123456789ab" else "ba98"))
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run_cli("suite", "run", file, "--out", out, "--quiet", "--rerun-changed", cache=shared_cache)
+    assert result.returncode == 2 and "measured on feature extractor weights" in result.stderr, result.stderr
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before, "nothing discarded"
+
+
 def test_sigkill_at_random_moments_then_finishing_gives_the_uninterrupted_results(tiny_reference, shared_cache,
                                                                                    tmp_path):
     file, _, expected = tiny_reference
