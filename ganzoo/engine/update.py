@@ -292,8 +292,7 @@ class AdversarialUpdate:
         with self._d_frozen() if p == "G" else contextlib.nullcontext():
             real, fake = d.real.detach(), d.fake.detach()
             real_scores = real_aux = fake_scores = fake_aux = None
-            due = [e.reg for e in self.regs[p] if e.separate and step % e.every == 0]
-            scored = any(getattr(reg, "needs_scores", True) for reg in due)
+            scored = any(getattr(e.reg, "needs_scores", True) for e in self._due(p, step, separate=True))
             if p == "D":
                 real_grad, fake_grad = self._due_input_grads(step, separate=True)
                 real, fake = real.requires_grad_(real_grad), fake.requires_grad_(fake_grad)
@@ -321,8 +320,13 @@ class AdversarialUpdate:
                 dist.all_reduce(param.grad)
                 param.grad /= self.dist.world_size
 
+    def _due(self, p: str, step: int, separate: bool = False) -> list:
+        """The regularisers of player `p` that run on `step`: in the main objective, or (`separate`) in their own
+        step."""
+        return [e for e in self.regs[p] if e.separate == separate and step % e.every == 0]
+
     def _separate_due(self, p: str, step: int) -> bool:
-        return any(e.separate and step % e.every == 0 for e in self.regs[p])
+        return bool(self._due(p, step, separate=True))
 
     def both(self, d: Draw, step: int, total: int) -> None:
         """The simultaneous update: both players' gradients at the same parameters on one batch, then both steps."""
@@ -395,9 +399,7 @@ class AdversarialUpdate:
         a lazy one (every k) runs on steps k, 2k, ... with its term x k (Karras et al. 2020), scaled by the
         schedules; each is logged as reg/NAME (unscaled by k)."""
         terms = None
-        for name, reg, every, own_step in self.regs[ctx.phase]:
-            if own_step != separate or ctx.step % every:
-                continue
+        for name, reg, every, _ in self._due(ctx.phase, ctx.step, separate):
             term = reg(ctx).float() * every
             for _, sched in self.ext.schedules:
                 term = term * sched.regularizer_scale(name, ctx.step, ctx.total_steps)
@@ -406,7 +408,7 @@ class AdversarialUpdate:
         return terms
 
     def _due_input_grads(self, step: int, separate: bool = False) -> tuple[bool, bool]:
-        due = [e.reg for e in self.regs["D"] if e.separate == separate and step % e.every == 0]
+        due = [e.reg for e in self._due("D", step, separate)]
         return (any(getattr(r, "needs_real_grad", False) for r in due),
                 any(getattr(r, "needs_fake_grad", False) for r in due))
 

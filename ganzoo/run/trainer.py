@@ -161,6 +161,7 @@ class Trainer:
         self.start_step = 0
         self.checkpoint_path: Optional[Path] = None
         self.run_id = new_run_id()  # a resume takes its folder's instead
+        self._stamp_run_id = False  # a resumed folder from before run ids gets its id written into config.json
         if resume is not None:
             self._resume_from(from_previous)
         elif self.dist.is_main:
@@ -438,7 +439,7 @@ class Trainer:
         else:
             for line in self.run.truncate_metrics_after(self.start_step):
                 self.notice(line)
-            if getattr(self, "_stamp_run_id", False):
+            if self._stamp_run_id:
                 self.run.write_config({**self.run.read_config(), "run_id": self.run_id})
         self.loggers = build_loggers(self.config.logger, self.run.path, start_step=self.start_step,
                                      registry=self.registry)

@@ -116,7 +116,7 @@ def check_folder(folder: SuiteFolder, suite: Suite) -> None:
 
 
 def check_recipes(folder: SuiteFolder, suite: Suite, registry: Registry, *, rerun_changed: bool = False,
-                  say: Callable[[str], None] = lambda _line: None) -> list[SuiteRun]:
+                  say: Callable[[str], None] = lambda _line: None) -> list[tuple[SuiteRun, str]]:
     """Refuse the finished and started runs whose model's recipe now resolves to other math than the spec their
     results header recorded; with `rerun_changed`, return them with the difference instead, for `discard` once
     every other check has passed."""
@@ -146,7 +146,7 @@ def check_recipes(folder: SuiteFolder, suite: Suite, registry: Registry, *, reru
     return discarded
 
 
-def discard(folder: SuiteFolder, changed: list, say: Callable[[str], None]) -> None:
+def discard(folder: SuiteFolder, changed: list[tuple[SuiteRun, str]], say: Callable[[str], None]) -> None:
     """Remove the results and run folders of runs to be made again (after every check passed)."""
     for run, difference in changed:
         folder.results_file(run).unlink(missing_ok=True)
