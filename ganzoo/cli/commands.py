@@ -79,6 +79,18 @@ def _shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def _betas_arg(label: str):
+    def parse(text: str) -> list[float]:
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 2 or not all(0 <= v < 1 for v in values):
+            raise argparse.ArgumentTypeError(f"{label} takes two numbers in [0, 1), e.g. 0.5,0.9; got {text!r}")
+        return values
+    return parse
+
+
 def _precision_list(text: str) -> list[str]:
     values = [v.strip() for v in text.split(",") if v.strip()]
     bad = [v for v in values if v not in ("fp32", "tf32", "bf16", "fp16")]
@@ -131,7 +143,7 @@ def add_options(p: argparse.ArgumentParser, declaration: type, *, not_given_as_n
 
 
 _METAVARS = {"int": "N", "int0": "N", "float": "X", "float0": "X", "shape": "C,H,W", "precisions": "LIST",
-             "labels": "LIST"}
+             "labels": "LIST", "betas": "B1,B2"}
 
 #: kind -> (flag -> argparse type)
 _PARSERS: dict = {
@@ -140,6 +152,7 @@ _PARSERS: dict = {
     "float": lambda label: _number(float, label),
     "float0": lambda label: _number(float, label, allow_zero=True),
     "shape": lambda label: _shape,
+    "betas": _betas_arg,
     "precisions": lambda label: _precision_list,
     "labels": lambda label: _labels,
 }

@@ -79,7 +79,8 @@ def resolve_spec(config: TrainConfig, dataset: Dataset, registry: Registry) -> R
     return spec_from_recipe(
         name, recipe, dataset.shape, num_classes=num_classes_of(dataset), registry=registry,
         latent_dim=config.latent_dim, steps=config.steps, batch_size=config.batch_size, n_critic=config.n_critic,
-        lr_g=lr_g, lr_d=lr_d, ema_decay=config.ema_decay, extra_regularizers=tuple(config.regularizers or ()),
+        lr_g=lr_g, lr_d=lr_d, betas=config.betas, ema_decay=config.ema_decay,
+        extra_regularizers=tuple(config.regularizers or ()),
         drop_recipe_regularizers=config.no_recipe_regularizers, augment=config.augment,
         extra_schedules=tuple(config.schedules or ()), extra_constraints=tuple(config.constraints or ()),
     )

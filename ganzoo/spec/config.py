@@ -14,7 +14,7 @@ from typing import Any, Optional
 from ganzoo.errors import GanzooError
 
 #: settings whose resolved values a run's RunSpec holds (config.json stores them there, once)
-RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d",
+RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d", "betas",
                     "generator_options", "discriminator_options", "loss_options")
 
 #: the numeric precisions a run can train in (ganzoo.engine.precision makes their autocast and scaler)
@@ -67,6 +67,8 @@ class TrainConfig:
                                     "see --lr-g/--lr-d)", kind="float")
     lr_g: Optional[float] = opt(None, "generator learning rate (default: the recipe's)", kind="float")
     lr_d: Optional[float] = opt(None, "discriminator learning rate (default: the recipe's)", kind="float")
+    betas: Optional[list] = opt(None, "Adam's betas of BOTH networks B1,B2, each in [0, 1), e.g. 0.5,0.9 (default: the "
+                                      "recipe's)", kind="betas")
     n_critic: Optional[int] = opt(None, "discriminator updates per generator update", kind="int")
     latent_dim: Optional[int] = opt(None, "noise dimension", kind="int")
     ema_decay: Optional[float] = opt(None, "EMA decay of the generator, e.g. 0.999 (0 = off)", flag="--ema",
@@ -125,6 +127,9 @@ class TrainConfig:
             elif kind == "bool":
                 if not isinstance(value, bool):
                     raise GanzooError(f"{flag} must be true or false, got {value!r}")
+            elif kind == "betas":
+                if not valid_betas(value):
+                    raise GanzooError(f"{flag} takes two numbers in [0, 1), e.g. 0.5,0.9; got {value!r}")
             elif kind == "list":
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     what = "key=value[,...]" if f.name.endswith("_options") else "NAME[:key=value,...]"
@@ -184,6 +189,12 @@ class TrainConfig:
             return config.validate()
         except GanzooError as exc:
             raise GanzooError(f"config.json: {_bad_field(config, exc)}: {exc}; restore the file") from None
+
+
+def valid_betas(value: Any) -> bool:
+    """Two finite numbers in [0, 1) (Adam's beta1, beta2)."""
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value))
 
 
 def _bad_field(config: TrainConfig, exc: GanzooError) -> str:

@@ -5,7 +5,7 @@ The one place defaults apply; nothing here builds a network (that is ganzoo.engi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -121,6 +121,7 @@ def spec_from_recipe(
     n_critic: Optional[int] = None,
     lr_g: Optional[float] = None,
     lr_d: Optional[float] = None,
+    betas: Optional[Sequence[float]] = None,
     ema_decay: Optional[float] = None,
     extra_regularizers: tuple = (),
     drop_recipe_regularizers: bool = False,
@@ -128,7 +129,8 @@ def spec_from_recipe(
     extra_schedules: tuple = (),
     extra_constraints: tuple = (),
 ) -> RunSpec:
-    """Resolve a recipe plus overrides into the frozen RunSpec (the one place defaults are applied)."""
+    """Resolve a recipe plus overrides into the frozen RunSpec (the one place defaults are applied). ``betas`` replaces
+    both networks' recipe betas; an optimiser without betas (RMSprop, SGD) refuses it in one line."""
     registry = registry or get_registry()
     shape = tuple(int(s) for s in shape)
     kind = data_kind(shape)
@@ -139,10 +141,13 @@ def spec_from_recipe(
     optimizers = {}
     for net, lr in (("G", lr_g or recipe.lr_g), ("D", lr_d or recipe.lr_d)):
         options = dict(_per_network(recipe.optimizer_options, net) or {})
-        betas = _per_network(recipe.betas, net)
+        net_betas = _per_network(recipe.betas, net) if betas is None else betas
         options.update(lr=float(lr))
-        if betas is not None:
-            options["betas"] = [float(b) for b in betas]
+        if net_betas is not None:
+            options["betas"] = [float(b) for b in net_betas]
+        if betas is not None and _per_network(recipe.betas, net) is None:
+            raise GanzooError(f"--betas sets Adam's betas, but model {name!r}'s {net} optimiser "
+                              f"({_per_network(recipe.optimizer, net) or 'adam'}) takes none; drop --betas")
         optimizers[net] = Component(str(_per_network(recipe.optimizer, net) or "adam"), options)
     regularizers = [] if drop_recipe_regularizers else [parse_component(r, "regularizer") for r in recipe.regularizers]
     regularizers += [parse_component(r, "regularizer") for r in extra_regularizers]

@@ -149,6 +149,10 @@ def _seeds(value: Any, where: str) -> list[int]:
     raise _problem(where, f"seeds = {value!r}: a count (e.g. 3) or a list of non-negative integers")
 
 
+#: TrainConfig settings whose one value is a list (a grid over them is a list of lists)
+LIST_VALUED = frozenset(f.name for f in fields(TrainConfig) if f.metadata.get("kind") in ("list", "betas"))
+
+
 def _check_settings(settings: dict[str, Any], where: str) -> None:
     known = {f.name for f in fields(TrainConfig)}
     for key in settings:
@@ -162,9 +166,11 @@ def _check_settings(settings: dict[str, Any], where: str) -> None:
 
 
 def _grid(settings: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """{lr: [1e-4, 2e-4], steps: 100} -> [("lr=0.0001", {lr: 1e-4, steps: 100}), ("lr=0.0002", {...})]."""
-    varying = {k: v for k, v in settings.items() if isinstance(v, list) and k not in ("regularizers", "schedules",
-                                                                                       "constraints")}
+    """{lr: [1e-4, 2e-4], steps: 100} -> [("lr=0.0001", {lr: 1e-4, steps: 100}), ("lr=0.0002", {...})]. A setting
+    whose value is itself a list (betas, regularizers, ...) varies only when given a list of such lists:
+    ``betas = [0.5, 0.9]`` is one value, ``betas = [[0.5, 0.9], [0.0, 0.99]]`` two."""
+    varying = {k: v for k, v in settings.items() if isinstance(v, list)
+               and (k not in LIST_VALUED or (v and all(isinstance(x, list) for x in v)))}
     fixed = {k: v for k, v in settings.items() if k not in varying}
     if not varying:
         return [("", dict(fixed))]

@@ -28,6 +28,19 @@ def test_a_suite_expands_models_datasets_grid_and_seeds():
     assert s.groups() == ["dcgan [lr=0.0001]", "dcgan [lr=0.0002]"]
 
 
+def test_list_valued_settings_are_one_value_unless_given_a_list_of_lists():
+    one = expand(suite(runs=[{"models": ["dcgan"], "settings": {"betas": [0.5, 0.9], "regularizers": ["r1:gamma=1"],
+                                                                 "generator_options": ["hidden=8"]}}]),
+                 models=MODELS)
+    assert len(one.runs) == 2 and {r.label for r in one.runs} == {""}
+    assert all(r.settings["betas"] == [0.5, 0.9] and r.settings["regularizers"] == ["r1:gamma=1"]
+               and r.settings["generator_options"] == ["hidden=8"] for r in one.runs)
+    grid = expand(suite(runs=[{"models": ["dcgan"], "settings": {"betas": [[0.5, 0.9], [0.0, 0.99]]}}]),
+                  models=MODELS)
+    assert sorted({tuple(r.settings["betas"]) for r in grid.runs}) == [(0.0, 0.99), (0.5, 0.9)]
+    assert len(grid.runs) == 4 and len({r.run_id for r in grid.runs}) == 4
+
+
 def test_star_means_every_registered_model():
     s = expand(suite(runs=[{"models": "*"}], seeds=[5]), models=MODELS)
     assert [r.model for r in s.runs] == MODELS and all(r.seed == 5 for r in s.runs)
