@@ -10,14 +10,7 @@ from typing import Optional
 import torch
 
 from ganzoo.errors import DataError
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.2f} {unit}"
-        n /= 1000
-    return f"{n} B"  # unreachable
+from ganzoo.store.sizes import human_bytes
 
 
 def _meminfo_available() -> Optional[int]:

@@ -35,6 +35,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from ganzoo.errors import CheckpointError, CorruptCheckpointError, GanzooError
+from ganzoo.store.sizes import human_bytes
 
 FORMAT = "ganzoo-checkpoint/1"  # the layout of the state dict inside
 TRAILER_FORMAT = b"\n#ganzoo sha256=%s size=%020d\n"
@@ -92,16 +93,9 @@ def check_space(path: Path, nbytes: int) -> None:
     except OSError:
         return  # the write itself will say what is wrong
     if nbytes > free:
-        raise GanzooError(f"no space for {path}: it needs {_size(nbytes)} and {Path(path).parent} has {_size(free)} "
-                          f"free; free space (see `df -h {Path(path).parent}`) or write it to another disk")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GiB"
+        raise GanzooError(f"no space for {path}: it needs {human_bytes(nbytes)} and {Path(path).parent} has "
+                          f"{human_bytes(free)} free; free space (see `df -h {Path(path).parent}`) or write it to "
+                          f"another disk")
 
 
 def _write_temp(path: Path, payload: bytes) -> Path:

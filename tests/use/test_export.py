@@ -188,5 +188,5 @@ def test_an_export_that_cannot_fit_is_refused_before_writing_naming_the_sizes(va
     out = tmp_path / "generator.pt"
     assert main(["export", str(vanilla_run), "--format", "torchscript", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and f"no space for {out}: it needs" in err and "1000 B free" in err
+    assert len(err.strip().splitlines()) == 1 and f"no space for {out}: it needs" in err and "1.00 KB free" in err
     assert list(tmp_path.iterdir()) == []
