@@ -100,10 +100,12 @@ def reference_description(dataset: Dataset, evaluation: dict[str, Any], count: i
     return f"{name}: {count:,} images{drawn}"
 
 
-def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[str, Any]:
+def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any],
+               real: Optional[torch.Tensor] = None) -> dict[str, Any]:
     """The metrics between two disjoint random halves of the data: what a perfect generator could reach at this
-    sample size (FID and KID are biased upward at small n, so the floor is itself above 0)."""
-    real = reference_images(dataset, evaluation)
+    sample size (FID and KID are biased upward at small n, so the floor is itself above 0). `real`: the
+    reference_images already drawn, if the caller has them."""
+    real = reference_images(dataset, evaluation) if real is None else real
     order = torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
     half = real.shape[0] // 2
     a, b = real[order[:half]], real[order[half: 2 * half]]
@@ -113,13 +115,14 @@ def real_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> dict[
     return result
 
 
-def train_vs_reference_floor(dataset: Dataset, extractor, evaluation: dict[str, Any]) -> Optional[dict[str, Any]]:
+def train_vs_reference_floor(dataset: Dataset, extractor, evaluation: dict[str, Any],
+                             reference: Optional[torch.Tensor] = None) -> Optional[dict[str, Any]]:
     """When runs are measured against another split (e.g. Fashion-MNIST's test images), the same metrics between a
     seeded draw of as many training images and those reference images: what a generator that reproduced its
     training data exactly would score, split shift included. None when the reference is the training data."""
     if not evaluation.get("reference"):
         return None
-    reference = reference_images(dataset, evaluation)
+    reference = reference_images(dataset, evaluation) if reference is None else reference
     train = dataset.float_data()
     order = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(int(evaluation["floor_seed"])))
     drawn = train[order[: min(train.shape[0], reference.shape[0])]]

@@ -186,12 +186,14 @@ def prepare(folder: SuiteFolder, suite: Suite) -> None:
         extractor = protocol.extractor_for(dataset, suite.evaluation["feature_extractor"])
         check_extractor(folder, suite, dataset_name, getattr(extractor, "description", extractor.name),
                         floors.get(dataset_name))
+        real = None  # the reference images, drawn once for both floors
         if dataset_name not in floors and suite.evaluation.get("floor"):
-            floors[dataset_name] = {**protocol.real_floor(dataset, extractor, suite.evaluation),
+            real = protocol.reference_images(dataset, suite.evaluation)
+            floors[dataset_name] = {**protocol.real_floor(dataset, extractor, suite.evaluation, real),
                                     "extractor": getattr(extractor, "description", extractor.name)}
         if dataset_name in floors and "train_vs_reference" not in floors[dataset_name]:
             floors[dataset_name]["train_vs_reference"] = protocol.train_vs_reference_floor(dataset, extractor,
-                                                                                           suite.evaluation)
+                                                                                           suite.evaluation, real)
     if floors:
         folder.path.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(floors, indent=1) + "\n")
