@@ -98,7 +98,23 @@ def run_case(name: str, settings: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, str]:
-    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability()}
+    """What decides fp32 kernel rounding: torch, its CPU capability, and the CPU's vendor and bf16/AMX units (two
+    AVX512 machines, an Intel one with AMX and an AMD EPYC with AVX-512 bf16 only, differ at 1e-7 by step 1)."""
+    return {"torch": torch.__version__, "cpu": torch.backends.cpu.get_cpu_capability(), **_cpu_kind()}
+
+
+def _cpu_kind() -> dict[str, str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields: dict[str, str] = {}
+    for line in text.split("\n\n")[0].splitlines():  # the first processor's block
+        key, _, value = line.partition(":")
+        fields[key.strip()] = value.strip()
+    flags = set(fields.get("flags", "").split())
+    units = [f for f in ("amx_tile", "amx_bf16", "avx512_bf16", "avx512_fp16") if f in flags]
+    return {"vendor": fields.get("vendor_id", ""), "units": ",".join(units)}
 
 
 def record() -> dict[str, Any]:
