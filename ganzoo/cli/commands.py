@@ -24,6 +24,7 @@ from ganzoo.cli.suite import cmd_suite
 from ganzoo.errors import GanzooError, describe_lost_peer, describe_memory_error, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
+from ganzoo.spec.runspec import valid_betas
 
 EPILOG = "Docs: docs/usage.md (commands), docs/plugins.md (writing plugins), docs/api.md (Python API)."
 
@@ -85,7 +86,7 @@ def _betas_arg(label: str):
             values = [float(v) for v in text.split(",")]
         except ValueError:
             values = []
-        if len(values) != 2 or not all(0 <= v < 1 for v in values):
+        if not valid_betas(values):
             raise argparse.ArgumentTypeError(f"{label} takes two numbers in [0, 1), e.g. 0.5,0.9; got {text!r}")
         return values
     return parse

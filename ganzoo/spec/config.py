@@ -12,6 +12,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Optional
 
 from ganzoo.errors import GanzooError
+from ganzoo.spec.runspec import valid_betas
 
 #: settings whose resolved values a run's RunSpec holds (config.json stores them there, once)
 RESOLVED_IN_SPEC = ("steps", "batch_size", "n_critic", "latent_dim", "ema_decay", "lr", "lr_g", "lr_d", "betas",
@@ -189,12 +190,6 @@ class TrainConfig:
             return config.validate()
         except GanzooError as exc:
             raise GanzooError(f"config.json: {_bad_field(config, exc)}: {exc}; restore the file") from None
-
-
-def valid_betas(value: Any) -> bool:
-    """Two finite numbers in [0, 1) (Adam's beta1, beta2)."""
-    return (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value))
 
 
 def _bad_field(config: TrainConfig, exc: GanzooError) -> str:

@@ -141,13 +141,14 @@ def spec_from_recipe(
     optimizers = {}
     for net, lr in (("G", lr_g or recipe.lr_g), ("D", lr_d or recipe.lr_d)):
         options = dict(_per_network(recipe.optimizer_options, net) or {})
-        net_betas = _per_network(recipe.betas, net) if betas is None else betas
-        options.update(lr=float(lr))
-        if net_betas is not None:
-            options["betas"] = [float(b) for b in net_betas]
-        if betas is not None and _per_network(recipe.betas, net) is None:
+        recipe_betas = _per_network(recipe.betas, net)
+        if betas is not None and recipe_betas is None:
             raise GanzooError(f"--betas sets Adam's betas, but model {name!r}'s {net} optimiser "
                               f"({_per_network(recipe.optimizer, net) or 'adam'}) takes none; drop --betas")
+        options.update(lr=float(lr))
+        chosen = recipe_betas if betas is None else betas
+        if chosen is not None:
+            options["betas"] = [float(b) for b in chosen]
         optimizers[net] = Component(str(_per_network(recipe.optimizer, net) or "adam"), options)
     regularizers = [] if drop_recipe_regularizers else [parse_component(r, "regularizer") for r in recipe.regularizers]
     regularizers += [parse_component(r, "regularizer") for r in extra_regularizers]

@@ -159,13 +159,18 @@ class RunSpec:
             if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
                 raise GanzooError(f"the {net} learning rate must be a positive number, got {lr!r}")
             betas = options.get("betas")
-            if betas is not None and (not isinstance(betas, (list, tuple)) or len(betas) != 2
-                                      or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas)):
+            if betas is not None and not valid_betas(betas):
                 raise GanzooError(f"the {net} optimiser's betas must be two numbers in [0, 1), got {betas!r}")
         return self
 
     def with_(self, **changes: Any) -> RunSpec:
         return replace(self, **changes).validate()
+
+
+def valid_betas(value: Any) -> bool:
+    """Two numbers in [0, 1) (Adam's beta1, beta2): the one check of the spec, TrainConfig and `--betas`."""
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value))
 
 
 def _typed(data: Mapping, key: str, kind: Any, optional: bool = False) -> Any:
