@@ -7,8 +7,9 @@ loss.py):
 
 - **Mapping network**: z normalised to unit second moment, 8 fully connected layers (LeakyReLU 0.2) to w, with the
   learning-rate multiplier 0.01: weights are stored as N(0, 1/0.01^2) and multiplied by 0.01/sqrt(fan_in) at run
-  time, so Adam's steps move the effective weights 100x less than in other layers. A running mean of w (beta 0.995)
-  is kept for the truncation trick.
+  time, so Adam's steps move the effective weights 100x less than in other layers
+  (``--generator-option mapping_lr_mul=M`` sets another multiplier). A running mean of w (beta 0.995) is kept for
+  the truncation trick.
 - **Equalised learning rate** in every layer: weights N(0, 1) scaled by 1/sqrt(fan_in) at run time (Karras et al.
   2018); LeakyReLU outputs are multiplied by sqrt(2); biases start at 0 (style affines at 1).
 - **Synthesis network**: a learned constant input at the base resolution; per resolution a 3x3 modulated
@@ -262,12 +263,15 @@ class StyleGAN2Generator(nn.Module):
 
     def __init__(self, shape, latent_dim: int = LATENT_DIM, w_dim: int = LATENT_DIM, mapping_layers: int = 8,
                  channel_base: int = 16384, channel_max: int = 64, mixing_prob: float = 0.9,
-                 num_classes: Optional[int] = None):
+                 num_classes: Optional[int] = None, mapping_lr_mul: float = 0.01):
         super().__init__()
         channels, base, k = resolution_plan(shape, "StyleGAN2's generator", min_size=4)
         self.z_dim, self.w_dim, self.mixing_prob = int(latent_dim), int(w_dim), float(mixing_prob)
         self.conditional = num_classes is not None  # G(z, y) with labels (a conditional recipe passes num_classes)
-        self.mapping = MappingNetwork(self.z_dim, self.w_dim, mapping_layers, c_dim=num_classes or 0)
+        if not float(mapping_lr_mul) > 0:
+            raise ValueError(f"stylegan2 mapping_lr_mul must be > 0 (the paper's is 0.01), got {mapping_lr_mul!r}")
+        self.mapping = MappingNetwork(self.z_dim, self.w_dim, mapping_layers, lr_mul=float(mapping_lr_mul),
+                                      c_dim=num_classes or 0)
         res = [base * 2 ** i for i in range(k + 1)]
         ch = [channels_at(r, channel_base, channel_max) for r in res]
         self.const = nn.Parameter(torch.randn(ch[0], base, base))

@@ -66,9 +66,10 @@ def test_demodulated_weights_give_unit_output_variance_for_unit_input():
         torch.testing.assert_close(y[i], F.conv2d(x[i:i + 1], w, padding=1)[0], rtol=1e-4, atol=1e-4)
 
 
-def test_mapping_network_learns_at_one_hundredth_of_the_rate():
-    torch.manual_seed(0)
-    G = tiny_generator()
+@pytest.mark.parametrize("options, ratio", [({}, 0.01), ({"mapping_lr_mul": 1.0}, 1.0), ({"mapping_lr_mul": 0.1}, 0.1)])
+def test_mapping_network_learns_at_its_lr_multiplier(options, ratio):
+    """The paper's 0.01x by default; --generator-option mapping_lr_mul=M sets another multiplier."""
+    G = tiny_generator(**options)
     mapping_layer = G.mapping.net[0]
     other = EqualizedLinear(mapping_layer.weight.shape[1], mapping_layer.weight.shape[0])  # lr multiplier 1
     layers = (mapping_layer, other)
@@ -78,7 +79,12 @@ def test_mapping_network_learns_at_one_hundredth_of_the_rate():
     (mapping_layer(x).square().sum() + other(x).square().sum()).backward()
     opt.step()
     moved = [((layer.weight * layer.weight_gain).detach() - b).abs().mean() for layer, b in zip(layers, before)]
-    assert (moved[0] / moved[1]).item() == pytest.approx(0.01, rel=0.05)
+    assert (moved[0] / moved[1]).item() == pytest.approx(ratio, rel=0.05)
+
+
+def test_mapping_lr_mul_must_be_positive():
+    with pytest.raises(ValueError, match="mapping_lr_mul must be > 0"):
+        tiny_generator(mapping_lr_mul=0)
 
 
 def test_style_mixing_switches_styles_at_the_crossover_layer():
