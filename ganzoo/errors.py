@@ -87,13 +87,18 @@ _PEER_LOST = ("connection reset by peer", "connection closed by peer", "broken p
               "communicator was aborted", "socket closed")
 
 
+def in_torchrun_job() -> bool:
+    """True in a process of a torchrun job of two or more processes (torchrun sets WORLD_SIZE)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1") or 1) >= 2
+    except ValueError:
+        return False
+
+
 def describe_lost_peer(exc: BaseException, run_dir: Optional[str] = None) -> Optional[str]:
     """One line for a torchrun process whose collective failed because another process of the job died (killed,
     out of memory, a lost node); None for anything else, or outside a multi-process job."""
-    try:
-        if int(os.environ.get("WORLD_SIZE", "1") or 1) < 2:
-            return None
-    except ValueError:
+    if not in_torchrun_job():
         return None
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     lost = type(exc).__name__ in ("DistBackendError", "DistNetworkError") or (

@@ -21,6 +21,7 @@ from rich.text import Text
 from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
 from ganzoo.cli.suite import cmd_suite
+from ganzoo.cli.termination import TorchrunTermination
 from ganzoo.errors import GanzooError, describe_lost_peer, describe_memory_error, describe_os_error
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
@@ -584,6 +585,19 @@ def _run_dir_of(argv: Sequence[str]) -> Optional[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    termination = TorchrunTermination().install()  # a survivor of a torchrun job prints its line before it stops
+    try:
+        return _main(argv)
+    finally:
+        termination.exiting = True
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        termination.restore()
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
@@ -609,7 +623,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         err.print(f"[bold red]ganzoo: error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("ganzoo: interrupted", highlight=False)
+        if os.environ.get("RANK", "0") == "0":  # rank 0 says it once
+            err.print("ganzoo: interrupted", highlight=False)
         return 130
     except Exception as exc:  # a bug, not bad input: still one line unless --debug
         if debug:
@@ -624,11 +639,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"{escape(str(exc).splitlines()[0]) if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
         return 1
-    finally:
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
