@@ -22,7 +22,7 @@ from ganzoo.cli.options import COMMANDS as DECLARATIONS
 from ganzoo.cli.options import GlobalOptions
 from ganzoo.cli.suite import cmd_suite
 from ganzoo.cli.termination import TorchrunTermination
-from ganzoo.errors import GanzooError, describe_lost_peer, describe_memory_error, describe_os_error
+from ganzoo.errors import GanzooError, describe_lost_peer, describe_memory_error, describe_os_error, in_torchrun_job
 from ganzoo.registry import KINDS, PLURALS, get_registry
 from ganzoo.spec.config import TrainConfig, cli_fields, flag_of
 from ganzoo.spec.runspec import valid_betas
@@ -592,9 +592,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         termination.exiting = True
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
-        termination.restore()
+        try:
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+        finally:
+            termination.restore()
 
 
 def _main(argv: Optional[Sequence[str]]) -> int:
@@ -616,14 +618,14 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             return 2
         return COMMANDS[args.command](args, console, err)
     except GanzooError as exc:
-        if os.environ.get("RANK", "0") != "0" and getattr(exc, "exit_code", 2) == 130:
+        if in_torchrun_job() and os.environ.get("RANK", "0") != "0" and getattr(exc, "exit_code", 2) == 130:
             return exc.exit_code  # rank 0 says it once
         if debug:
             traceback.print_exc()
         err.print(f"[bold red]ganzoo: error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        if os.environ.get("RANK", "0") == "0":  # rank 0 says it once
+        if not in_torchrun_job() or os.environ.get("RANK", "0") == "0":  # a torchrun job says it once, on rank 0
             err.print("ganzoo: interrupted", highlight=False)
         return 130
     except Exception as exc:  # a bug, not bad input: still one line unless --debug

@@ -6,7 +6,9 @@ lost peer and the resume command. Under Python's default disposition SIGTERM kil
 so the user is left with torchrun's traceback only. The guard makes SIGTERM, in a multi-process job only:
 
 - a KeyboardInterrupt while the command works and nothing is failing (a prompt stop, reported as `interrupted`);
-- ignored while an error is already on its way out, or once the command has finished: it is exiting anyway.
+- deferred while an error is already on its way out, or once the command has finished: it is exiting anyway. Only
+  the first is deferred (the default disposition comes back), so a second SIGTERM still kills a process stuck in a
+  C call; torchrun itself sends SIGKILL 30 s after its SIGTERM.
 
 The trainer's loop installs its own handler (checkpoint at the next agreed step) and restores this one after.
 """
@@ -39,11 +41,13 @@ class TorchrunTermination:
         return self
 
     def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
-        if self.exiting or sys.exc_info()[1] is not None:
-            return  # an error is being reported, or the command is done: let the process finish its line
+        if self.exiting or sys.exc_info()[1] is not None:  # an error is being reported, or the command is done:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)  # let it finish its line; a second SIGTERM kills
+            return
         raise KeyboardInterrupt
 
     def restore(self) -> None:
-        if self._installed:
-            signal.signal(signal.SIGTERM, self._previous)
+        if self._installed:  # None: the earlier handler was installed from C, which Python cannot put back
+            if self._previous is not None:
+                signal.signal(signal.SIGTERM, self._previous)
             self._installed = False
