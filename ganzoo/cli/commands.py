@@ -127,7 +127,7 @@ def add_options(p: argparse.ArgumentParser, declaration: type, *, not_given_as_n
             options["default"] = None if not_given_as_none else bool(default)
         elif kind == "list":
             options["action"] = "append" if meta.get("repeat") else "store"
-            options["metavar"] = "NAME[:key=value,...]"
+            options["metavar"] = meta.get("metavar") or "NAME[:key=value,...]"
         else:
             options["type"] = _PARSERS.get(kind, lambda label: str)(flag)
             if choices:

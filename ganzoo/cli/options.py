@@ -176,6 +176,10 @@ class SuiteCommand:
     retry_failed: bool = arg(False, "run: run failed runs again (they are skipped otherwise)", kind="bool")
     rerun_changed: bool = arg(False, "run: make again the runs whose model's recipe now resolves to other math "
                                      "(they are refused otherwise)", kind="bool")
+    only: Optional[list] = arg(None, "show, run: a part of the suite, KEY=VALUE[,VALUE...] with KEY model, dataset, "
+                                     "seed, label or id (repeatable; keys AND, values OR), e.g. --only dataset=ring8: "
+                                     "a long suite runs in parts into one --out", kind="list", repeat=True,
+                               metavar="KEY=VALUE[,VALUE]")
     timed_steps: int = arg(5, "show: steps timed per distinct model for the cost estimate (default 5; 0: no "
                               "estimate)", kind="int0")
     json: bool = json_arg()

@@ -59,7 +59,11 @@ def _show(args, console: Console, err: Console) -> int:
     from ganzoo.suite.cost import estimate
     from ganzoo.suite.runner import resolve_suite
 
-    suite = resolve_suite(_need(args, "a suite name or TOML file"))
+    from ganzoo.suite.select import Selection
+
+    whole = resolve_suite(_need(args, "a suite name or TOML file"))
+    only = Selection.parse(args.only)
+    suite = only.apply(whole)
     workers = args.workers or _cores()
     cost = None
     if args.timed_steps:
@@ -68,7 +72,8 @@ def _show(args, console: Console, err: Console) -> int:
     if args.json:
         console.print_json(json.dumps({"suite": suite.describe(), "estimate": cost}, default=str))
         return 0
-    table = Table(title=f"suite {escape(suite.name)}: {len(suite.runs)} runs ({escape(suite.kind)})",
+    table = Table(title=f"suite {escape(suite.name)}: {len(suite.runs)} runs ({escape(suite.kind)})"
+                  + (f", {escape(only.describe())} of its {len(whole.runs)}" if only else ""),
                   title_justify="left")
     for column in ("run", "dataset", "seed", "id", "settings", *(("estimated",) if cost else ())):
         table.add_column(column)
@@ -138,12 +143,16 @@ def _counts(rows: list[dict[str, Any]]) -> str:
 def _run(args, console: Console, err: Console) -> int:
     from ganzoo.suite.runner import SuiteFolder, resolve_suite, run_suite, suite_status
 
+    from ganzoo.suite.select import Selection
+
     suite = resolve_suite(_need(args, "a suite name or TOML file"))
     if not args.out:
         raise UsageError("`ganzoo suite run` needs --out DIR (the suite folder; an existing one is continued)")
+    only = Selection.parse(args.only)
+    selected = {r.run_id for r in only.apply(suite).runs}  # a selection naming nothing is refused before a start
     folder = SuiteFolder(Path(args.out))
     command = f"ganzoo suite run {args.target} --out {args.out}" + (
-        f" --executor {args.executor}" if args.executor != "local" else "")
+        f" --executor {args.executor}" if args.executor != "local" else "") + (f" {only.describe()}" if only else "")
     said = []
     started = time.perf_counter()
     finished: set[str] = set()
@@ -173,6 +182,7 @@ def _run(args, console: Console, err: Console) -> int:
             rows = suite_status(folder)
         except Exception:
             return
+        rows = [r for r in rows if r["id"] in selected]  # the live view and its ETA are this part's
         elapsed = time.perf_counter() - started
         eta = eta_seconds(rows, args.workers or _cores())
         live.update(_status_table([r for r in rows if r["status"] in ("started",) or r["id"] in running],
@@ -190,7 +200,7 @@ def _run(args, console: Console, err: Console) -> int:
         run_suite(suite, folder.path, executor=args.executor, workers=args.workers, retry_failed=args.retry_failed,
                   rerun_changed=args.rerun_changed,
                   address=args.address, gpus=args.gpus, partition=args.partition, time_limit=args.time_limit,
-                  command=command, say=said.append, tick=tick,
+                  command=command, say=said.append, tick=tick, only=only,
                   notice=lambda line: err.print(escape(line), highlight=False))
     finally:
         if live is not None:

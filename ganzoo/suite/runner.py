@@ -24,6 +24,7 @@ from typing import Any, Callable, Optional
 
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
+from ganzoo.suite.select import Selection
 from ganzoo.suite.spec import Suite, SuiteRun, expand, read_suite_file
 from ganzoo.suite.worker import read_results, status_of
 
@@ -252,9 +253,12 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
               retry_failed: bool = False, rerun_changed: bool = False, address: Optional[str] = None,
               gpus: float = 0.0, partition: Optional[str] = None, time_limit: int = 240, command: str = "",
               say: Callable[[str], None] = lambda _line: None,
-              notice: Optional[Callable[[str], None]] = None, tick: Optional[Callable] = None) -> dict[str, int]:
-    """Run every unfinished run of `suite` in `out`, then write its table. Returns the status counts before.
-    `say` gets the outcome when there is nothing to do; `notice` (default `say`) what the recipe check did."""
+              notice: Optional[Callable[[str], None]] = None, tick: Optional[Callable] = None,
+              only: Optional[Selection] = None) -> dict[str, int]:
+    """Run every unfinished run of `suite` in `out` (of those `only` selects: a part of a long suite), then write
+    its table. Returns the status counts of the selected runs before. `say` gets the outcome when there is nothing
+    to do; `notice` (default `say`) what the recipe check did. suite.json always describes the whole suite, so
+    `suite status` shows the parts still to run."""
     from ganzoo.suite.executors import EXECUTORS, check_slurm, run_local, run_ray, run_slurm
     from ganzoo.suite.table import write_table
 
@@ -263,19 +267,23 @@ def run_suite(suite: Suite, out: Path, *, executor: str = "local", workers: Opti
     if executor == "slurm":
         check_slurm()
     folder = SuiteFolder(Path(out))
+    only = only or Selection()
+    part = only.apply(suite)
     check_folder(folder, suite)
-    changed = check_recipes(folder, suite, get_registry(), rerun_changed=rerun_changed, say=notice or say)
+    changed = check_recipes(folder, part, get_registry(), rerun_changed=rerun_changed, say=notice or say)
     if changed:
-        prepare(folder, suite)  # its extractor check may still refuse the folder: before anything is discarded
+        prepare(folder, part)  # its extractor check may still refuse the folder: before anything is discarded
         discard(folder, changed, notice or say)
-    jobs, counts = jobs_for(folder, suite, retry_failed=retry_failed, command=command)
+    jobs, counts = jobs_for(folder, part, retry_failed=retry_failed, command=command)
     if not jobs:
-        say(f"nothing to do: all {len(suite.runs)} runs of {suite.name} in {folder.path} are finished"
+        say(f"nothing to do: all {len(part.runs)} runs of {suite.name}" + (f" that {only.describe()} selects"
+                                                                           if only else "")
+            + f" in {folder.path} are finished"
             + (f" ({counts['failed']} failed; --retry-failed runs them again)" if counts["failed"] else ""))
         write_table(folder)
         return counts
     if not changed:
-        prepare(folder, suite)  # may refuse the folder (another feature space): before anything is written
+        prepare(folder, part)  # may refuse the folder (another feature space): before anything is written
     write_suite_file(folder, suite)
     folder.runs.mkdir(exist_ok=True)
     folder.results.mkdir(exist_ok=True)

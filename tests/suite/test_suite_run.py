@@ -167,6 +167,46 @@ def test_sigkill_at_random_moments_then_finishing_gives_the_uninterrupted_result
     assert all(r["status"] == "done" for r in suite_status(SuiteFolder(out)))
 
 
+def test_a_suite_run_in_parts_gives_the_results_of_one_run_and_status_shows_the_rest(tiny_reference, shared_cache,
+                                                                                   tmp_path):
+    """A suite longer than one session: `--only seed=1` now, the rest later, into one folder."""
+    file, _, expected = tiny_reference
+    out = tmp_path / "parts"
+    first = run_cli("suite", "run", file, "--out", out, "--quiet", "--only", "seed=1", cache=shared_cache)
+    assert first.returncode == 0, first.stderr
+    status = {r["seed"]: r["status"] for r in suite_status(SuiteFolder(out))}
+    assert status == {0: "queued", 1: "done"}  # suite.json describes the whole suite, the part not run is queued
+    (done,) = [p.stem for p in (out / "results").glob("*.jsonl")]
+    assert "seed1" in done and measurements(out) == {done: expected[done]}
+    table = json.loads((out / "table.json").read_text())
+    assert table["rows"][0]["fid"]["n"] == 1  # the table covers what has finished
+    again = run_cli("suite", "run", file, "--out", out, "--quiet", "--only", "seed=1", cache=shared_cache)
+    assert again.returncode == 0 and "nothing to do: all 1 runs of tiny that --only seed=1 selects" in again.stdout
+    rest = run_cli("suite", "run", file, "--out", out, "--quiet", cache=shared_cache)
+    assert rest.returncode == 0, rest.stderr
+    assert measurements(out) == expected  # bit for bit the uninterrupted suite's
+    header = next(x for x in read_results(out / "results" / f"{done}.jsonl") if "header" in x)
+    assert any(c.endswith("--only seed=1") for c in header["commands"])  # how that run was made
+
+
+def test_only_refuses_a_selection_that_names_nothing_in_one_line(shared_cache, tmp_path):
+    file = write_suite(tmp_path / "s.toml")
+    for only, message in (("seed=7", "has no run with that seed; its seeds: 0, 1"),
+                          ("colour=red", "KEY one of model, dataset, seed, label, id"),
+                          ("model=", "names no value"),
+                          ("seed", "write KEY=VALUE")):
+        for action in (("run", "--out", tmp_path / "o"), ("show", "--timed-steps", "0")):
+            result = run_cli("suite", action[0], file, *action[1:], "--only", only, cache=shared_cache)
+            assert result.returncode == 2 and message in result.stderr, (only, action, result.stderr)
+            assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+    result = run_cli("suite", "show", file, "--timed-steps", "0", "--json", "--only", "seed=0,1", "--only",
+                     "model=vanilla", cache=shared_cache)
+    assert result.returncode == 0 and len(json.loads(result.stdout)["suite"]["runs"]) == 2
+    result = run_cli("suite", "show", file, "--timed-steps", "0", "--json", "--only", "seed=1", cache=shared_cache)
+    assert [r["seed"] for r in json.loads(result.stdout)["suite"]["runs"]] == [1]
+
+
 def test_a_failing_run_is_reported_and_retried_only_when_asked(shared_cache, tmp_path):
     text = TINY.replace('models = ["vanilla"]', 'models = ["vanilla"]\nsettings = { lr = [0.0002, 1e12] }')
     text = text.replace("seeds = 2", "seeds = 1")
