@@ -58,7 +58,6 @@ def _list(args, console: Console, err: Console) -> int:
 def _show(args, console: Console, err: Console) -> int:
     from ganzoo.suite.cost import estimate
     from ganzoo.suite.runner import resolve_suite
-
     from ganzoo.suite.select import Selection
 
     whole = resolve_suite(_need(args, "a suite name or TOML file"))
@@ -142,7 +141,6 @@ def _counts(rows: list[dict[str, Any]]) -> str:
 
 def _run(args, console: Console, err: Console) -> int:
     from ganzoo.suite.runner import SuiteFolder, resolve_suite, run_suite, suite_status
-
     from ganzoo.suite.select import Selection
 
     suite = resolve_suite(_need(args, "a suite name or TOML file"))
