@@ -585,27 +585,13 @@ def _run_dir_of(argv: Sequence[str]) -> Optional[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    termination = TorchrunTermination().install()  # a survivor of a torchrun job prints its line before it stops
-    try:
-        return _main(argv)
-    finally:
-        termination.exiting = True
-        import torch.distributed as dist
-
-        try:
-            if dist.is_available() and dist.is_initialized():
-                dist.destroy_process_group()
-        finally:
-            termination.restore()
-
-
-def _main(argv: Optional[Sequence[str]]) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
     # Piped output (files, CI logs) gets wide tables instead of rich's 80-column default.
     console = Console(width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+    termination = TorchrunTermination().install()  # a survivor of a torchrun job prints its line before it stops
     try:
         args = build_parser().parse_args(argv)
         if args.version:
@@ -641,6 +627,15 @@ def _main(argv: Optional[Sequence[str]]) -> int:
             f"{escape(str(exc).splitlines()[0]) if str(exc) else ''} "
             f"(rerun with --debug for the traceback and report it)", highlight=False, soft_wrap=True)
         return 1
+    finally:  # one frame, not a wrapper: the step stays at most five frames below the command line
+        termination.exiting = True
+        import torch.distributed as dist
+
+        try:
+            if dist.is_available() and dist.is_initialized():
+                dist.destroy_process_group()
+        finally:
+            termination.restore()
 
 
 if __name__ == "__main__":

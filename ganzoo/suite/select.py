@@ -3,7 +3,7 @@
 PacGAN's 2-D table is about 16 core-hours on a CPU, more than one session or one node's allocation. Its parts
 (`--only dataset=ring8`, then `--only dataset=grid25`, or a seed at a time) run into one suite folder: each part's
 finished runs are skipped by the next, every part is checked against the same suite, and the table covers whatever
-has finished. Values of one key are alternatives; different keys must all match (`--only model=vanilla,pacgan --only
+has finished. Values of one key are alternatives; different keys must all match (`--only model=pacgan,infogan --only
 seed=0` selects two runs per dataset).
 """
 
@@ -30,7 +30,7 @@ class Selection:
 
     @classmethod
     def parse(cls, texts: Optional[Sequence[str]]) -> Selection:
-        """From `--only` values such as "model=vanilla,pacgan" (a key given twice: the union of its values)."""
+        """From `--only` values such as "model=pacgan,infogan" (a key given twice: the union of its values)."""
         wanted: dict[str, set[str]] = {}
         for text in texts or ():
             key, sep, values = str(text).partition("=")
@@ -50,7 +50,7 @@ class Selection:
         return all(str(getattr(run, KEYS[key])) in values for key, values in self.terms)
 
     def describe(self) -> str:
-        """As the command line gives it: "--only model=pacgan,vanilla --only seed=0"."""
+        """As the command line gives it: "--only model=pacgan,infogan --only seed=0"."""
         return " ".join(f"--only {key}={','.join(sorted(values))}" for key, values in self.terms)
 
     def apply(self, suite: Suite) -> Suite:
