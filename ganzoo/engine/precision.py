@@ -7,6 +7,8 @@ enabled for fp16, where small gradients would otherwise underflow.
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 import warnings
 from dataclasses import dataclass
 from typing import Callable
@@ -43,6 +45,31 @@ def bf16_supported(device: torch.device) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_bf16_units() -> str:
+    """Which bf16 matrix units this CPU has (Linux flags): "amx", "avx512" or "none". Machines of one kind differ in
+    this, and "auto" precision and every bf16 speed depend on it."""
+    try:
+        flags = next((line for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("flags")), "")
+    except OSError:
+        return "unknown"
+    words = set(flags.split())
+    return "amx" if "amx_bf16" in words else "avx512" if "avx512_bf16" in words else "none"
+
+
+def device_label(device: torch.device) -> str:
+    """The machine a number was measured on, in words: the GPU's name, or the CPU's model, cores and bf16 units."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    name = ""
+    try:
+        name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                     if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores, bf16 units: " \
+           f"{cpu_bf16_units()}"
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

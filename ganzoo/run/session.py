@@ -16,7 +16,7 @@ from ganzoo.data import load_dataset
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.run.trainer import Notice, Trainer, TrainResult, resolve_spec
-from ganzoo.spec.config import TrainConfig
+from ganzoo.spec.config import PRECISIONS, TrainConfig
 from ganzoo.spec.runspec import RunSpec
 from ganzoo.store.folder import RunFolder
 
@@ -96,6 +96,10 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
             raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
                               f"{', '.join(CONTINUATION_OVERRIDES)}")
     config = replace(config, out=str(run.path), **(overrides or {})).validate()
+    if config.precision == "auto" and saved.get("precision") in PRECISIONS:
+        # "auto" resolves per machine (bf16 where the CPU or GPU has bf16 units): a run continued on another kind
+        # of machine keeps the precision it trained in, so its math does not change halfway
+        config = replace(config, precision=saved["precision"])
     registry = registry or get_registry()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
                            seed=config.seed, registry=registry)

@@ -23,7 +23,7 @@ from ganzoo.contract.types import GAN, Dataset, generate
 from ganzoo.data import class_probs_of, load_dataset, make_sampler, num_classes_of
 from ganzoo.engine import distributed
 from ganzoo.engine.assemble import build_engine
-from ganzoo.engine.precision import Precision, resolve_device, resolve_precision
+from ganzoo.engine.precision import Precision, device_label, resolve_device, resolve_precision
 from ganzoo.errors import CheckpointError, DivergenceError, GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.run.events import EventStream, LoggerSubscriber, NoticeSubscriber, stderr_notice
@@ -274,7 +274,7 @@ class Trainer:
             "dataset": {"name": self.dataset.name, "shape": list(self.dataset.shape),
                         "size": int(self.dataset.data.shape[0]), **sampler_description(self.sampler)},
             "device": str(self.device),
-            "device_name": torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else "cpu",
+            "device_name": device_label(self.device),
             "precision": self.precision.name,
             "channels_last": self.channels_last,
             "compile": bool(self.update.compile),

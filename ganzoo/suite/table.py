@@ -64,6 +64,7 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
         if kind == "speed":
             row["benches"] = [e["bench"] for e in ends]
         else:
+            row.update(trained_in(lines for _, lines in done))
             finals = [[x for x in lines if "metrics" in x][-1] for _, lines in done]
             row["steps"] = finals[0]["step"] if finals else None
             row["train_seconds"] = mean_sd_se([e.get("train_seconds") for e in ends])
@@ -94,6 +95,41 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
                                 for c in x.get("commands", [])}),
             "ganzoo": __version__, "commit": source_commit(), "machine": f"{platform.machine()} {os.cpu_count()} cores",
             "wall_seconds": wall_seconds}
+
+
+def trained_in(runs) -> dict[str, Any]:
+    """The precisions and machines the row's finished runs trained on (every part of a continued run), from their
+    results headers: a suite's "auto" precision is bf16 on machines with bf16 units and fp32 elsewhere, so this is
+    part of every number's protocol. Runs whose results predate that record count in ``unrecorded``."""
+    precisions, machines, unrecorded = set(), set(), 0
+    for lines in runs:
+        parts = next((x.get("parts") for x in lines if "header" in x), None)
+        if not parts:
+            unrecorded += 1
+            continue
+        precisions.update(p["precision"] for p in parts)
+        machines.update(p["machine"] for p in parts)
+    return {"train_precisions": sorted(precisions), "machines": sorted(machines), "unrecorded": unrecorded}
+
+
+def _trained_cell(row: dict) -> str:
+    """'bf16', 'bf16, fp32' when the seeds or parts differ, '?' marks seeds that did not record it."""
+    text = ", ".join(row.get("train_precisions") or [])
+    return (text + (" + ?" if text else "?")) if row.get("unrecorded") else text or "-"
+
+
+def _machines(summary: dict) -> list[str]:
+    """One line per machine the rows trained on, naming the rows (with the rows that did not record one)."""
+    by_machine: dict[str, list[str]] = {}
+    for r in summary["rows"]:
+        for m in r.get("machines") or []:
+            by_machine.setdefault(m, []).append(r["group"])
+        if r.get("unrecorded"):
+            by_machine.setdefault("not recorded (results written before ganzoo recorded it)", []).append(r["group"])
+    if not by_machine:
+        return []
+    return ["", "Trained on (precision and machine of every part of every run, from the results headers):", "",
+            *[f"- {m}: {', '.join(dict.fromkeys(groups))}" for m, groups in by_machine.items()]]
 
 
 def _curve(runs: list[list[dict]], path: tuple[str, ...]) -> dict[str, float]:
@@ -145,49 +181,51 @@ def markdown(summary: dict) -> str:
     if kind == "quality":
         lines += ["Mean ± sd over seeds (the standard error of FID in brackets); cost: mean training seconds per run "
                   "and the row's total core-seconds (training and measuring, one thread per run).", "",
-                  "| model | dataset | seeds | steps | FID | KID | IS | precision | recall | density | coverage | "
-                  "class share min–max | label acc. | train s | core-s |", "|---" * 15 + "|"]
+                  "| model | dataset | seeds | steps | trained in | FID | KID | IS | precision | recall | density | "
+                  "coverage | class share min–max | label acc. | train s | core-s |", "|---" * 16 + "|"]
         for dataset, floor in summary["floors"].items():
             versus = floor.get("train_vs_reference")
             for label, values in (("real vs real (floor)", floor), ("train vs reference (floor)", versus)):
                 if not values:
                     continue
                 f = {k: {"mean": values.get(k)} for k in QUALITY}
-                lines.append(f"| **{label}** | {dataset} | - | - | {fmt(f['fid'])} | {fmt(f['kid_mean'])} | "
+                lines.append(f"| **{label}** | {dataset} | - | - | - | {fmt(f['fid'])} | {fmt(f['kid_mean'])} | "
                              f"{fmt(f['is_mean'])} | {fmt(f['precision'])} | {fmt(f['recall'])} | "
                              f"{fmt(f['density'])} | {fmt(f['coverage'])} | {fmt(f['class_share_min'])} – "
                              f"{fmt(f['class_share_max'])} | - | - | - |")
         for r in summary["rows"]:
             if not r["seeds"]:
                 lines.append(f"| {r['group']} | {r['dataset']} | 0/{r['seeds_total']} | - | "
-                             + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"] else "not finished")
-                             + " |||||||||||")
+                             + "- | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
+                                         else "not finished") + " |||||||||||")
                 continue
             se = r["fid"].get("se")
             lines.append(
                 f"| {r['group']}{' (cond.)' if r.get('conditional') else ''} | {r['dataset']} | "
-                f"{len(r['seeds'])}/{r['seeds_total']} | {r['steps']} | {fmt(r['fid'])}"
+                f"{len(r['seeds'])}/{r['seeds_total']} | {r['steps']} | {_trained_cell(r)} | {fmt(r['fid'])}"
                 f"{f' ({se:.2g})' if se is not None else ''} | {fmt(r['kid_mean'])} | {fmt(r['is_mean'])} | "
                 f"{fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['density'])} | {fmt(r['coverage'])} | "
                 f"{fmt(r['class_share_min'])} – {fmt(r['class_share_max'])} | {fmt(r['label_accuracy'])} | "
                 f"{fmt(r['train_seconds'], 2)} | {r['core_seconds']:.0f} |")
     elif kind == "modes":
         lines += ["Mean ± sd over seeds; HQ = high-quality share in %.", "",
-                  "| dataset | model | seeds | steps | modes (raw) | HQ % (raw) | reverse KL (raw) | modes (EMA) | "
-                  "HQ % (EMA) | reverse KL (EMA) | train s | published: modes / HQ % / rKL (iterations) |",
-                  "|---" * 12 + "|"]
+                  "| dataset | model | seeds | steps | trained in | modes (raw) | HQ % (raw) | reverse KL (raw) | "
+                  "modes (EMA) | HQ % (EMA) | reverse KL (EMA) | train s | "
+                  "published: modes / HQ % / rKL (iterations) |",
+                  "|---" * 13 + "|"]
         for r in sorted(summary["rows"], key=lambda r: (r["dataset"], r["group"])):
             pub = "<br>".join(f"{p.get('source')} {p.get('row')}: {p.get('modes')} / {p.get('high_quality')}"
                               + (f" / {p['reverse_kl']}" if p.get("reverse_kl") is not None else "")
                               + f" ({p.get('steps', '-')})" for p in r["published"]) or "-"
             if not r["seeds"]:
                 lines.append(f"| {r['dataset']} | {r['group']} | 0/{r['seeds_total']} | - | "
-                             + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"] else "not finished")
-                             + f" |||||||| {pub} |")
+                             + "- | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
+                                         else "not finished") + f" |||||||| {pub} |")
                 continue
             lines.append(
                 f"| {r['dataset']} | {r['group']} | {len(r['seeds'])}/{r['seeds_total']} | {r['steps']} | "
-                f"{fmt(r['raw_modes_captured'], 2)} | {fmt(r['raw_high_quality_fraction'], 3, 100)} | "
+                f"{_trained_cell(r)} | {fmt(r['raw_modes_captured'], 2)} | "
+                f"{fmt(r['raw_high_quality_fraction'], 3, 100)} | "
                 f"{fmt(r['raw_reverse_kl'], 2)} | {fmt(r['ema_modes_captured'], 2)} | "
                 f"{fmt(r['ema_high_quality_fraction'], 3, 100)} | {fmt(r['ema_reverse_kl'], 2)} | "
                 f"{fmt(r['train_seconds'], 2)} | {pub} |")
@@ -209,6 +247,8 @@ def markdown(summary: dict) -> str:
             if not r.get("benches"):
                 lines.append(f"| {r['group']} | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
                                                      else "not finished") + " |||||")
+    if kind != "speed":
+        lines += _machines(summary)
     curves = [(r["group"], r["dataset"], r.get("curve")) for r in summary["rows"] if r.get("curve")
               and len(r["curve"]) > 1]
     if curves:

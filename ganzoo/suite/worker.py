@@ -159,9 +159,10 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
     trainer = _open(run_dir, probe)
     try:
         total, at = trainer.config.steps, trainer.start_step
-        kept = [r for r in read_results(results.path) if "step" in r and r["step"] <= at]
-        results.rewrite([{HEADER: run, "commands": job.get("commands", []), "spec": fingerprint(trainer.spec)},
-                         *kept])
+        before = read_results(results.path)
+        kept = [r for r in before if "step" in r and r["step"] <= at]
+        results.rewrite([{HEADER: run, "commands": job.get("commands", []), "spec": fingerprint(trainer.spec),
+                          "parts": parts_so_far(before, at, trainer)}, *kept])
         dataset = trainer.dataset
         extractor = protocol.extractor_for(dataset, ev["feature_extractor"]) if job["kind"] == "quality" else None
         real = protocol.reference_images(dataset, ev) if job["kind"] == "quality" else None
@@ -194,6 +195,18 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
                         "eval_seconds": round(sum(r.get("eval_seconds", 0) for r in measured), 3)})
     finally:
         trainer.close()
+
+
+def parts_so_far(before: list[dict[str, Any]], at: int, trainer) -> list[dict[str, Any]]:
+    """How the run's steps were trained, one entry per part that continued from a checkpoint: the step it started
+    at, the resolved precision (a suite's "auto" is bf16 where the machine has bf16 units, fp32 elsewhere), the
+    device and the machine in words. Parts whose steps were thrown away (killed before a later checkpoint) drop."""
+    from ganzoo.engine.precision import device_label
+
+    header = next((r for r in before if HEADER in r), {})
+    kept = [p for p in header.get("parts", []) if p.get("from_step", 0) < at]
+    return [*kept, {"from_step": at, "precision": trainer.precision.name, "device": str(trainer.device),
+                    "machine": device_label(trainer.device)}]
 
 
 def _suite_config(run: dict[str, Any], run_dir: Path, every: int):

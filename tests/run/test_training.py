@@ -230,3 +230,27 @@ def test_continue_run_refuses_overrides_that_change_the_training_and_releases_th
     trainer = ganzoo.continue_run(run, steps=4, finished_ok=True)  # the refusals released the lock
     trainer.close()
     assert ganzoo.continue_run(run, steps=6, overrides={"log_every": 1}).fit().step == 6
+
+
+def test_a_run_continued_on_a_machine_without_bf16_units_keeps_the_precision_it_trained_in(tmp_path, monkeypatch):
+    """`auto` resolves per machine (bf16 with bf16 units, fp32 without): a run started in bf16 and continued on a
+    machine where `auto` means fp32 goes on in bf16, so its weights equal an uninterrupted bf16 run's."""
+    import ganzoo.engine.precision as precision
+
+    def train(out, steps, units):
+        monkeypatch.setattr(precision, "bf16_supported", lambda device: units)
+        return ganzoo.train(model="vanilla", dataset="digits", steps=steps, batch_size=16, precision="auto",
+                            device="cpu", checkpoint_every=2, out=str(tmp_path / out), progress=False)
+
+    uninterrupted = train("whole", 4, True)
+    assert json.loads((uninterrupted.run_dir / "config.json").read_text())["precision"] == "bf16"
+    part = train("parts", 2, True).run_dir
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
+    assert Trainer(TrainConfig(model="vanilla", dataset="digits", precision="auto", device="cpu"),
+                   progress=False).precision.name == "fp32"  # what `auto` means on this machine
+    trainer = ganzoo.continue_run(part, steps=4)
+    assert trainer.precision.name == "bf16"
+    trainer.fit()
+    whole, parts = ganzoo.load(uninterrupted.run_dir), ganzoo.load(part)
+    assert torch.equal(params(whole.generator), params(parts.generator))
+    assert json.loads((part / "config.json").read_text())["train"]["precision"] == "bf16"

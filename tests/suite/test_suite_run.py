@@ -51,7 +51,38 @@ def test_the_table_has_a_row_per_model_with_mean_sd_and_cost(tiny_reference):
     assert row["train_seconds"]["mean"] > 0 and row["core_seconds"] > 0 and set(row["curve"]) == {"10", "20", "30"}
     assert table["results"][0]["model"] == "vanilla"  # what `ganzoo report` reads
     text = (out / "table.md").read_text()
-    assert "| vanilla | digits | 2/2 | 30 |" in text and "real vs real (floor)" in text and "Made by:" in text
+    assert "| vanilla | digits | 2/2 | 30 | fp32 |" in text and "real vs real (floor)" in text and "Made by:" in text
+    from ganzoo.engine.precision import device_label
+
+    assert f"- {device_label(torch.device('cpu'))}: vanilla" in text  # the machine every part trained on
+    assert row["train_precisions"] == ["fp32"] and row["unrecorded"] == 0
+
+
+def test_the_results_say_how_every_part_of_a_continued_run_trained_and_the_table_shows_mixed_rows(tmp_path):
+    """A suite's "auto" precision is bf16 on machines with bf16 units and fp32 elsewhere: each part of a run
+    (continued from a checkpoint) is recorded, parts whose steps were thrown away drop, and a row whose seeds trained
+    otherwise says so, as does a row whose results predate the record."""
+    from types import SimpleNamespace
+
+    from ganzoo.suite.table import _trained_cell, trained_in
+    from ganzoo.suite.worker import parts_so_far
+
+    trainer = SimpleNamespace(precision=SimpleNamespace(name="fp32"), device=torch.device("cpu"))
+    first = parts_so_far([], 0, trainer)
+    assert [(p["from_step"], p["precision"], p["device"]) for p in first] == [(0, "fp32", "cpu")]
+    header = {"header": {}, "parts": [{**first[0], "precision": "bf16", "machine": "A"},
+                                      {"from_step": 500, "precision": "bf16", "machine": "B"},
+                                      {"from_step": 1000, "precision": "bf16", "machine": "C"}]}
+    # continued from the checkpoint at 1000 again: the part that started there and was killed is replaced
+    parts = parts_so_far([header, {"step": 500}], 1000, trainer)
+    assert [(p["from_step"], p["precision"], p.get("machine")) for p in parts][:2] == [(0, "bf16", "A"),
+                                                                                      (500, "bf16", "B")]
+    assert parts[2]["from_step"] == 1000 and parts[2]["precision"] == "fp32"
+    mixed = trained_in([[{"header": {}, "parts": parts}], [{"header": {}, "parts": first}]])
+    assert mixed["train_precisions"] == ["bf16", "fp32"] and mixed["unrecorded"] == 0
+    assert _trained_cell(mixed) == "bf16, fp32"
+    old = trained_in([[{"header": {}}], [{"header": {}, "parts": first}]])
+    assert _trained_cell(old) == "fp32 + ?" and _trained_cell(trained_in([[{"header": {}}]])) == "?"
 
 
 def test_a_second_run_on_a_finished_folder_does_nothing_and_says_so(tiny_reference, shared_cache):
