@@ -25,7 +25,6 @@ import gc
 import json
 import math
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -41,7 +40,14 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganzoo.contract.extensions import StepContext, split_output
 from ganzoo.contract.types import draw_latent, loss_calls
 from ganzoo.engine.assemble import build, build_extensions, build_gan, build_update, has_conv
-from ganzoo.engine.precision import DTYPES, autograd_input_grad, backward_input_grad, bf16_supported, resolve_device
+from ganzoo.engine.precision import (
+    DTYPES,
+    autograd_input_grad,
+    backward_input_grad,
+    bf16_supported,
+    device_label,
+    resolve_device,
+)
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.spec.resolve import resolve_recipe, spec_from_recipe
@@ -760,8 +766,7 @@ def bench(options: BenchOptions, registry: Optional[Registry] = None,
         **({"lazy_regularizers": {"every": dict(lazy), "measures": LAZY_MEASURES}} if lazy else {}),
         "steps_timed": options.steps * options.rounds, "warmup": options.warmup,
         "device": str(device),
-        "device_name": (torch.cuda.get_device_name(device) if device.type == "cuda"
-                        else (platform.processor() or platform.machine())),
+        "device_name": device_label(device),
         "threads": torch.get_num_threads(), "torch": torch.__version__, "ganzoo": __version__,
         "peak_flops": peaks,
         "peak_flops_measures": PEAK_MEASURES.format(
