@@ -48,28 +48,36 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def cpu_bf16_units() -> str:
-    """Which bf16 matrix units this CPU has (Linux flags): "amx", "avx512" or "none". Machines of one kind differ in
-    this, and "auto" precision and every bf16 speed depend on it."""
+    """The CPU's bf16 instructions by its flags (Linux): "amx", "avx512", "arm" (ARMv8.6 BF16), "none", or
+    "unknown" where /proc/cpuinfo cannot be read. Machines of one kind differ in this, and every bf16 speed with
+    them."""
     try:
-        flags = next((line for line in open("/proc/cpuinfo", encoding="utf-8") if line.startswith("flags")), "")
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            words = {w for line in f if line.startswith(("flags", "Features")) for w in line.split()}
     except OSError:
         return "unknown"
-    words = set(flags.split())
-    return "amx" if "amx_bf16" in words else "avx512" if "avx512_bf16" in words else "none"
+    if "amx_bf16" in words:
+        return "amx"
+    if "avx512_bf16" in words:
+        return "avx512"
+    return "arm" if "bf16" in words else "none"
 
 
 def device_label(device: torch.device) -> str:
-    """The machine a number was measured on, in words: the GPU's name, or the CPU's model, cores and bf16 units."""
+    """The machine a number was measured on, in words: the GPU's name, or the CPU's model, the cores this process
+    may use, its bf16 instructions and what `auto` precision resolves to on it."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     name = ""
     try:
-        name = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                     if line.startswith("model name")), "")
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
     except OSError:
         pass
-    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores, bf16 units: " \
-           f"{cpu_bf16_units()}"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    auto = "bf16" if bf16_supported(device) else "fp32"
+    return (f"{name or platform.processor() or platform.machine()}, {cores} cores, bf16 instructions: "
+            f"{cpu_bf16_units()}, auto precision {auto}")
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from ganzoo.contract.types import Dataset
 from ganzoo.data import load_dataset
+from ganzoo.engine.precision import resolve_device
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.run.trainer import Notice, Trainer, TrainResult, resolve_spec
@@ -96,10 +97,13 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
             raise GanzooError(f"a continued run cannot change {key!r} (it would change the training); it may change "
                               f"{', '.join(CONTINUATION_OVERRIDES)}")
     config = replace(config, out=str(run.path), **(overrides or {})).validate()
-    if config.precision == "auto" and saved.get("precision") in PRECISIONS:
-        # "auto" resolves per machine (bf16 where the CPU or GPU has bf16 units): a run continued on another kind
-        # of machine keeps the precision it trained in, so its math does not change halfway
-        config = replace(config, precision=saved["precision"])
+    trained = saved.get("precision")
+    if config.precision == "auto" and trained in PRECISIONS and (
+            trained != "fp16" or resolve_device(config.device).type == "cuda"):
+        # "auto" resolves per machine (bf16 where the CPU or GPU has bf16 units): a run continued (or restarted)
+        # on another kind of machine keeps the precision it trained in, so its math does not change halfway; only
+        # fp16, which needs a CUDA device, is resolved again where there is none
+        config = replace(config, precision=trained)
     registry = registry or get_registry()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
                            seed=config.seed, registry=registry)

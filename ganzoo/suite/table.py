@@ -99,8 +99,9 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
 
 def trained_in(runs) -> dict[str, Any]:
     """The precisions and machines the row's finished runs trained on (every part of a continued run), from their
-    results headers: a suite's "auto" precision is bf16 on machines with bf16 units and fp32 elsewhere, so this is
-    part of every number's protocol. Runs whose results predate that record count in ``unrecorded``."""
+    results headers: a suite's "auto" precision is bf16 on machines with bf16 units and fp32 (CPU) or fp16 (older
+    GPUs) elsewhere, so this is part of every number's protocol. Runs whose results predate that record count in
+    ``unrecorded``."""
     precisions, machines, unrecorded = set(), set(), 0
     for lines in runs:
         parts = next((x.get("parts") for x in lines if "header" in x), None)
@@ -108,27 +109,30 @@ def trained_in(runs) -> dict[str, Any]:
             unrecorded += 1
             continue
         precisions.update(p["precision"] for p in parts)
-        machines.update(p["machine"] for p in parts)
-    return {"train_precisions": sorted(precisions), "machines": sorted(machines), "unrecorded": unrecorded}
+        machines.update((p["machine"], p["precision"]) for p in parts)
+    return {"train_precisions": sorted(precisions), "machines": [list(m) for m in sorted(machines)],
+            "unrecorded": unrecorded}
 
 
 def _trained_cell(row: dict) -> str:
-    """'bf16', 'bf16, fp32' when the seeds or parts differ, '?' marks seeds that did not record it."""
+    """'bf16'; 'bf16, fp32' when the seeds (or the parts of one run) differ; '?' marks seeds that did not record
+    it."""
     text = ", ".join(row.get("train_precisions") or [])
     return (text + (" + ?" if text else "?")) if row.get("unrecorded") else text or "-"
 
 
 def _machines(summary: dict) -> list[str]:
-    """One line per machine the rows trained on, naming the rows (with the rows that did not record one)."""
+    """One line per machine and precision the rows trained in, naming the rows (and the rows that did not record
+    one)."""
     by_machine: dict[str, list[str]] = {}
     for r in summary["rows"]:
-        for m in r.get("machines") or []:
-            by_machine.setdefault(m, []).append(r["group"])
+        for machine, precision in r.get("machines") or []:
+            by_machine.setdefault(f"{precision} on {machine}", []).append(r["group"])
         if r.get("unrecorded"):
             by_machine.setdefault("not recorded (results written before ganzoo recorded it)", []).append(r["group"])
     if not by_machine:
         return []
-    return ["", "Trained on (precision and machine of every part of every run, from the results headers):", "",
+    return ["", "Trained in (the precision and machine of every part of every run, from the results headers):", "",
             *[f"- {m}: {', '.join(dict.fromkeys(groups))}" for m, groups in by_machine.items()]]
 
 
@@ -220,7 +224,7 @@ def markdown(summary: dict) -> str:
             if not r["seeds"]:
                 lines.append(f"| {r['dataset']} | {r['group']} | 0/{r['seeds_total']} | - | "
                              + "- | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
-                                         else "not finished") + f" |||||||| {pub} |")
+                                         else "not finished") + f" ||||||| {pub} |")
                 continue
             lines.append(
                 f"| {r['dataset']} | {r['group']} | {len(r['seeds'])}/{r['seeds_total']} | {r['steps']} | "
@@ -278,6 +282,9 @@ def report_json(summary: dict) -> dict:
         out["results"] = [{"model": r["group"], "dataset": r["dataset"],
                            **{k: r[k]["mean"] for k in QUALITY if isinstance(r.get(k), dict)},
                            **{f"{k}_sd": r[k]["sd"] for k in QUALITY if isinstance(r.get(k), dict)},
+                           # `ganzoo report` pairs a quality row with the bench rows of the precision it trained in
+                           **({"train_precision": r["train_precisions"][0]}
+                              if len(r.get("train_precisions") or []) == 1 and not r.get("unrecorded") else {}),
                            "seeds": r["seeds"]} for r in summary["rows"] if r["seeds"]]
     if summary["kind"] == "speed":
         benches = [b for r in summary["rows"] for b in r.get("benches", [])]

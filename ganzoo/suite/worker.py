@@ -200,11 +200,14 @@ def _train_and_measure(job: dict[str, Any], results: Results) -> None:
 def parts_so_far(before: list[dict[str, Any]], at: int, trainer) -> list[dict[str, Any]]:
     """How the run's steps were trained, one entry per part that continued from a checkpoint: the step it started
     at, the resolved precision (a suite's "auto" is bf16 where the machine has bf16 units, fp32 elsewhere), the
-    device and the machine in words. Parts whose steps were thrown away (killed before a later checkpoint) drop."""
+    device and the machine in words. Parts whose steps were thrown away (killed before a later checkpoint) drop, and
+    a run reopened at its last step adds none."""
     from ganzoo.engine.precision import device_label
 
     header = next((r for r in before if HEADER in r), {})
     kept = [p for p in header.get("parts", []) if p.get("from_step", 0) < at]
+    if at >= trainer.config.steps:  # reopened only to measure or to write its end: this part trains nothing
+        return kept
     return [*kept, {"from_step": at, "precision": trainer.precision.name, "device": str(trainer.device),
                     "machine": device_label(trainer.device)}]
 

@@ -243,7 +243,11 @@ def test_a_run_continued_on_a_machine_without_bf16_units_keeps_the_precision_it_
                             device="cpu", checkpoint_every=2, out=str(tmp_path / out), progress=False)
 
     uninterrupted = train("whole", 4, True)
-    assert json.loads((uninterrupted.run_dir / "config.json").read_text())["precision"] == "bf16"
+    whole_config = json.loads((uninterrupted.run_dir / "config.json").read_text())
+    assert whole_config["precision"] == "bf16"
+    # the machine in words: CPU model, cores, bf16 instructions, and what `auto` means on it (patched: bf16)
+    assert whole_config["device_name"] == precision.device_label(torch.device("cpu"))
+    assert whole_config["device_name"].endswith("auto precision bf16")
     part = train("parts", 2, True).run_dir
     monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
     assert Trainer(TrainConfig(model="vanilla", dataset="digits", precision="auto", device="cpu"),
@@ -254,3 +258,17 @@ def test_a_run_continued_on_a_machine_without_bf16_units_keeps_the_precision_it_
     whole, parts = ganzoo.load(uninterrupted.run_dir), ganzoo.load(part)
     assert torch.equal(params(whole.generator), params(parts.generator))
     assert json.loads((part / "config.json").read_text())["train"]["precision"] == "bf16"
+
+
+def test_a_run_made_in_fp16_on_an_older_gpu_continues_on_a_cpu_in_what_auto_means_there(tmp_path, monkeypatch):
+    """fp16 needs CUDA: such a run continued on a CPU resolves `auto` again instead of failing."""
+    import ganzoo.engine.precision as precision
+
+    monkeypatch.setattr(precision, "bf16_supported", lambda device: False)
+    run = ganzoo.train(model="vanilla", dataset="digits", steps=2, batch_size=16, precision="auto", device="auto",
+                       out=str(tmp_path / "run"), progress=False).run_dir
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "precision": "fp16"}))  # as an older GPU resolved it
+    trainer = ganzoo.continue_run(run, steps=4)
+    assert trainer.precision.name == "fp32"
+    assert trainer.fit().step == 4

@@ -54,7 +54,7 @@ def test_the_table_has_a_row_per_model_with_mean_sd_and_cost(tiny_reference):
     assert "| vanilla | digits | 2/2 | 30 | fp32 |" in text and "real vs real (floor)" in text and "Made by:" in text
     from ganzoo.engine.precision import device_label
 
-    assert f"- {device_label(torch.device('cpu'))}: vanilla" in text  # the machine every part trained on
+    assert f"- fp32 on {device_label(torch.device('cpu'))}: vanilla" in text  # every part's precision and machine
     assert row["train_precisions"] == ["fp32"] and row["unrecorded"] == 0
 
 
@@ -67,7 +67,8 @@ def test_the_results_say_how_every_part_of_a_continued_run_trained_and_the_table
     from ganzoo.suite.table import _trained_cell, trained_in
     from ganzoo.suite.worker import parts_so_far
 
-    trainer = SimpleNamespace(precision=SimpleNamespace(name="fp32"), device=torch.device("cpu"))
+    trainer = SimpleNamespace(precision=SimpleNamespace(name="fp32"), device=torch.device("cpu"),
+                              config=SimpleNamespace(steps=2000))
     first = parts_so_far([], 0, trainer)
     assert [(p["from_step"], p["precision"], p["device"]) for p in first] == [(0, "fp32", "cpu")]
     header = {"header": {}, "parts": [{**first[0], "precision": "bf16", "machine": "A"},
@@ -78,6 +79,8 @@ def test_the_results_say_how_every_part_of_a_continued_run_trained_and_the_table
     assert [(p["from_step"], p["precision"], p.get("machine")) for p in parts][:2] == [(0, "bf16", "A"),
                                                                                       (500, "bf16", "B")]
     assert parts[2]["from_step"] == 1000 and parts[2]["precision"] == "fp32"
+    # reopened at its last step (killed after training, before its end was written): no part that trained nothing
+    assert parts_so_far([{"header": {}, "parts": parts}], 2000, trainer) == parts
     mixed = trained_in([[{"header": {}, "parts": parts}], [{"header": {}, "parts": first}]])
     assert mixed["train_precisions"] == ["bf16", "fp32"] and mixed["unrecorded"] == 0
     assert _trained_cell(mixed) == "bf16, fp32"
@@ -387,3 +390,19 @@ def test_suite_show_says_which_runs_cannot_be_built_and_estimates_the_rest(share
     est = json.loads(result.stdout)["estimate"]
     runs = {r["model"]: r["id"] for r in json.loads(result.stdout)["suite"]["runs"]}
     assert runs["vanilla"] in est["seconds"] and "multiple of 8" in est["problems"][runs["sngan"]]
+
+
+@pytest.mark.parametrize("kind", ["quality", "modes"])
+def test_unfinished_and_failed_rows_have_as_many_cells_as_the_header(kind):
+    from ganzoo.suite.table import markdown
+
+    rows = [{"group": "vanilla", "dataset": "ring8", "seeds": [], "seeds_total": 1, "errors": errors, "published": []}
+            for errors in ({}, {"0": "DivergenceError: loss is nan"})]
+    text = markdown({"suite": "s", "description": "", "kind": kind, "rows": rows, "floors": {}, "commands": [],
+                     "table": {}, "ganzoo": "0", "commit": None, "machine": "m", "wall_seconds": None,
+                     "evaluation": {"samples": 10, "noise_seed": 1, "kid_seed": 0, "feature_extractor": "x",
+                                    "every": 0}})
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    header, body = table[0], table[2:]
+    assert len(body) == 2 and "not finished" in body[0] and "failed: DivergenceError" in body[1]
+    assert all(line.count("|") == header.count("|") for line in body), table
