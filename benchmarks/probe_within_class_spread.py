@@ -23,28 +23,14 @@ import sys
 from pathlib import Path
 
 import torch
+from probe_stylegan2_latent import spread  # the fake side: 256 latents seeded 0 per class, the EMA G in eval mode
 
 import ganzoo
-from ganzoo.use.load import load
-
-LATENTS = 256
 
 
-def as_unit_range(images: torch.Tensor) -> torch.Tensor:
-    """A dataset's images as floats in [-1, 1] (uint8 datasets hold 0..255)."""
-    return images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images.float()
-
-
-def fake_within_class(run_dir: Path, num_classes: int) -> float:
-    gan = load(run_dir)
-    G = gan.generator.eval()
-    z = torch.randn(LATENTS, G.z_dim, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        return sum(float(G(z, torch.full((LATENTS,), k)).std(0).mean()) for k in range(num_classes)) / num_classes
-
-
-def real_within_class(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> float:
-    return sum(float(as_unit_range(images[labels == k]).std(0).mean()) for k in range(num_classes)) / num_classes
+def real_within_class(data, num_classes: int) -> float:
+    """The fake side's statistic (probe_stylegan2_latent.spread) over each class's real images in [-1, 1]."""
+    return sum(float(data.float_data(data.labels == k).std(0).mean()) for k in range(num_classes)) / num_classes
 
 
 def main(argv=None) -> None:
@@ -55,7 +41,7 @@ def main(argv=None) -> None:
     print(f"# python benchmarks/probe_within_class_spread.py {' '.join(sys.argv[1:])}\n"
           "# columns: run, dataset, images per class (min), fake within-class spread, real within-class spread, ratio",
           flush=True)
-    real_cache: dict[str, tuple[float, int, int]] = {}
+    real_cache: dict[str, tuple[float, int]] = {}
     for run_dir in args.runs:
         train = json.loads((run_dir / "config.json").read_text())["train"]
         spec = train["dataset"]
@@ -65,9 +51,11 @@ def main(argv=None) -> None:
                 raise SystemExit(f"error: {run_dir}: dataset {spec!r} has no labels; this probe is for conditional runs")
             k = int(data.labels.max()) + 1
             per_class = int(torch.bincount(data.labels, minlength=k).min())
-            real_cache[spec] = (real_within_class(data.data, data.labels, k), per_class, k)
-        real, per_class, num_classes = real_cache[spec]
-        fake = fake_within_class(run_dir, num_classes)
+            if k != 10:
+                raise SystemExit(f"error: {run_dir}: dataset {spec!r} has {k} classes; the probe measures 10")
+            real_cache[spec] = (real_within_class(data, k), per_class)
+        real, per_class = real_cache[spec]
+        fake = spread(run_dir)
         print(f"{run_dir.name} {spec} {per_class} {fake:.3f} {real:.3f} {fake / real:.2f}", flush=True)
 
 

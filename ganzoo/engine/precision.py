@@ -11,7 +11,7 @@ import os
 import platform
 import warnings
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch
 
@@ -47,15 +47,23 @@ def bf16_supported(device: torch.device) -> bool:
         return False
 
 
-def cpu_bf16_units() -> str:
+def _cpuinfo() -> list[str]:
+    """/proc/cpuinfo's lines (Linux); none where it cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return f.readlines()
+    except OSError:
+        return []
+
+
+def cpu_bf16_units(cpuinfo: Optional[list[str]] = None) -> str:
     """The CPU's bf16 instructions by its flags (Linux): "amx", "avx512", "arm" (ARMv8.6 BF16), "none", or
     "unknown" where /proc/cpuinfo cannot be read. Machines of one kind differ in this, and every bf16 speed with
     them."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            words = {w for line in f if line.startswith(("flags", "Features")) for w in line.split()}
-    except OSError:
+    lines = _cpuinfo() if cpuinfo is None else cpuinfo
+    if not lines:
         return "unknown"
+    words = {w for line in lines if line.startswith(("flags", "Features")) for w in line.split()}
     if "amx_bf16" in words:
         return "amx"
     if "avx512_bf16" in words:
@@ -68,16 +76,12 @@ def device_label(device: torch.device) -> str:
     may use, its bf16 instructions and what `auto` precision resolves to on it."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    name = ""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
-    except OSError:
-        pass
+    lines = _cpuinfo()
+    name = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     auto = "bf16" if bf16_supported(device) else "fp32"
     return (f"{name or platform.processor() or platform.machine()}, {cores} cores, bf16 instructions: "
-            f"{cpu_bf16_units()}, auto precision {auto}")
+            f"{cpu_bf16_units(lines)}, auto precision {auto}")
 
 
 def resolve_precision(name: str, device: torch.device) -> str:

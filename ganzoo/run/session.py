@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from ganzoo.contract.types import Dataset
 from ganzoo.data import load_dataset
-from ganzoo.engine.precision import resolve_device
+from ganzoo.engine.precision import resolve_device, resolve_precision
 from ganzoo.errors import GanzooError
 from ganzoo.registry import Registry, get_registry
 from ganzoo.run.trainer import Notice, Trainer, TrainResult, resolve_spec
@@ -98,12 +98,15 @@ def _saved_run(run: RunFolder, steps: Optional[int], overrides: Optional[dict[st
                               f"{', '.join(CONTINUATION_OVERRIDES)}")
     config = replace(config, out=str(run.path), **(overrides or {})).validate()
     trained = saved.get("precision")
-    if config.precision == "auto" and trained in PRECISIONS and (
-            trained != "fp16" or resolve_device(config.device).type == "cuda"):
+    if config.precision == "auto" and trained in PRECISIONS:
         # "auto" resolves per machine (bf16 where the CPU or GPU has bf16 units): a run continued (or restarted)
-        # on another kind of machine keeps the precision it trained in, so its math does not change halfway; only
-        # fp16, which needs a CUDA device, is resolved again where there is none
-        config = replace(config, precision=trained)
+        # on another kind of machine keeps the precision it trained in, so its math does not change halfway; only a
+        # precision this device refuses (fp16 without CUDA) is resolved again
+        try:
+            resolve_precision(trained, resolve_device(config.device))
+            config = replace(config, precision=trained)
+        except GanzooError:
+            pass
     registry = registry or get_registry()
     dataset = load_dataset(config.dataset, data_dir=config.data_dir, image_size=config.image_size,
                            seed=config.seed, registry=registry)
