@@ -99,8 +99,8 @@ class BenchCommand(BenchOptions):
 
 @dataclass
 class ReportCommand:
-    inputs: list = arg(None, "bench JSON files (ganzoo bench --out, --all), quality results JSON "
-                             "(benchmarks/quality.py) and run folders", positional=True, nargs="+")
+    inputs: list = arg(None, "bench JSON files (ganzoo bench --out, --all), suite tables (DIR/table.json, "
+                             "quality or modes) and run folders", positional=True, nargs="+")
     out: str = arg("report.md", "Markdown file; the HTML page goes beside it (default report.md)")
 
 

@@ -1,7 +1,7 @@
 """A suite folder's table: one row per (model [settings], dataset), mean ± sd (and standard error) over its finished
 seeds, the cost of every row, the published rows the suite names, convergence curves, and the protocol of every
-number. Writes DIR/table.md and DIR/table.json (which `ganzoo report` reads: quality rows as ``results``, speed as
-a ``ganzoo bench --all`` file)."""
+number. Writes DIR/table.md and DIR/table.json (which `ganzoo report` reads: quality and modes rows as ``results``
+with their convergence curves, speed as a ``ganzoo bench --all`` file)."""
 
 from __future__ import annotations
 
@@ -275,17 +275,34 @@ def _num(value: Any) -> str:
     return "-" if not isinstance(value, (int, float)) else f"{value:.3g}"
 
 
+def _curve_fields(row: dict, metric: str) -> dict:
+    """A row's convergence curve for `ganzoo report`'s charts: step -> mean over seeds of `metric`."""
+    return {"curve": row["curve"], "curve_metric": metric} if row.get("curve") else {}
+
+
+def _precision_field(row: dict) -> dict:
+    """`ganzoo report` pairs a quality row with the bench rows of the precision it trained in (one, recorded)."""
+    precisions = row.get("train_precisions") or []
+    return {"train_precision": precisions[0]} if len(precisions) == 1 and not row.get("unrecorded") else {}
+
+
 def report_json(summary: dict) -> dict:
-    """table.json: the summary, plus what `ganzoo report` reads (quality ``results`` rows, speed ``benches``)."""
+    """table.json: the summary, plus what `ganzoo report` reads (quality and modes ``results`` rows, speed
+    ``benches``)."""
     out = dict(summary)
+    done = [r for r in summary["rows"] if r["seeds"]]
     if summary["kind"] == "quality":
         out["results"] = [{"model": r["group"], "dataset": r["dataset"],
                            **{k: r[k]["mean"] for k in QUALITY if isinstance(r.get(k), dict)},
                            **{f"{k}_sd": r[k]["sd"] for k in QUALITY if isinstance(r.get(k), dict)},
-                           # `ganzoo report` pairs a quality row with the bench rows of the precision it trained in
-                           **({"train_precision": r["train_precisions"][0]}
-                              if len(r.get("train_precisions") or []) == 1 and not r.get("unrecorded") else {}),
-                           "seeds": r["seeds"]} for r in summary["rows"] if r["seeds"]]
+                           **_precision_field(r), "seeds": r["seeds"], **_curve_fields(r, "fid")} for r in done]
+    if summary["kind"] == "modes":  # the raw generator's numbers, as the papers report them; EMA as `ema_*`
+        out["results"] = [{"model": r["group"], "dataset": r["dataset"],
+                           **{k: r[f"raw_{k}"]["mean"] for k in MODES},
+                           **{f"{k}_sd": r[f"raw_{k}"]["sd"] for k in MODES},
+                           **{f"ema_{k}": r[f"ema_{k}"]["mean"] for k in MODES},
+                           **_precision_field(r), "seeds": r["seeds"], **_curve_fields(r, "high_quality_fraction")}
+                          for r in done]
     if summary["kind"] == "speed":
         benches = [b for r in summary["rows"] for b in r.get("benches", [])]
         out.update(zoo=True, benches=benches, skipped=[], peak_flops=benches[0].get("peak_flops", {}) if benches

@@ -1,10 +1,12 @@
 """`ganzoo report`: bench results, quality results and run folders into one Markdown report and one HTML page.
 
 Inputs are told apart by content: a bench JSON (`ganzoo bench --out`), a zoo bench JSON (`ganzoo bench --all`),
-a quality-results JSON (benchmarks/quality.py: `{"results": [{"model", "dataset", "fid", ...}]}`) or a run folder.
+a quality-results JSON (`{"results": [{"model", "dataset", "fid", ...}]}`: a suite's table.json, quality or modes) or
+a run folder.
 The zoo table puts one row per model x setting with speed, spread, memory, FLOPs, MFU, both speedups and, where
 quality results are given, FID/KID/IS. The HTML page adds inline-SVG charts (speed bars with their spread, speed vs
-quality, each run's loss curves and eval metrics over steps) and the sample grids as data URIs: one file.
+quality, a suite's convergence curves, each run's loss curves and eval metrics over steps) and the sample grids as
+data URIs: one file.
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ def load_inputs(paths: list[Path]) -> tuple[list[dict], list[dict], list[dict]]:
                 quality += [{**r, "source": path.name} for r in data["results"]]
             else:
                 raise GanzooError(f"{path} is not a ganzoo bench result or quality results file; pass bench JSON "
-                                  f"(ganzoo bench --out), quality JSON (benchmarks/quality.py) or run folders")
+                                  f"(ganzoo bench --out), a suite table.json (ganzoo suite table) or run folders")
         else:
             raise GanzooError(f"{path} does not exist; pass bench or quality JSON files, or run folders")
     return benches, quality, runs
@@ -239,6 +241,19 @@ def run_charts(run: dict) -> list[str]:
     return charts
 
 
+def convergence_charts(quality: list[dict]) -> list[str]:
+    """One chart per dataset and metric: each row's mean over seeds at every evaluation point (a suite's
+    table.json carries them as ``curve``)."""
+    groups: dict[tuple[str, str], dict[str, list[tuple[float, float]]]] = {}
+    for q in quality:
+        curve, metric = q.get("curve"), q.get("curve_metric")
+        if not isinstance(curve, dict) or len(curve) < 2 or metric not in READABLE:
+            continue
+        groups.setdefault((q["dataset"], metric), {})[q["model"]] = [(float(s), float(v)) for s, v in curve.items()]
+    return [svgplot.line_chart(series, f"{dataset}: {READABLE[metric]} over training (mean over seeds)", "step",
+                               READABLE[metric]) for (dataset, metric), series in groups.items()]
+
+
 def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
@@ -274,6 +289,9 @@ def build_report(paths: list[Path]) -> tuple[str, str, list[tuple[str, list[str]
     charts = [c for c in (speed_bars(benches), speed_quality_scatter(benches, quality)) if c]
     if charts:
         page += ["<h2>speed and quality</h2><div class='charts'>", *charts, "</div>"]
+    convergence = convergence_charts(quality)
+    if convergence:
+        page += ["<h2>convergence</h2><div class='charts'>", *convergence, "</div>"]
     for title, header, rows in tables:
         md += [f"## {title}", "", markdown_table(header, rows), ""]
         page += [f"<h2>{html.escape(title)}</h2>", html_table(header, rows)]
@@ -304,5 +322,7 @@ def build_report(paths: list[Path]) -> tuple[str, str, list[tuple[str, list[str]
         page.append("</div>")
     if runs:
         md += ["", "Loss curves and eval metrics over steps are in the HTML page.", ""]
+    if convergence:
+        md += ["", "Convergence curves (each row's headline metric over training) are in the HTML page.", ""]
     page.append("</body></html>")
     return "\n".join(md), "\n".join(page), tables

@@ -49,7 +49,8 @@ def test_the_table_has_a_row_per_model_with_mean_sd_and_cost(tiny_reference):
     assert row["fid"]["n"] == 2 and row["fid"]["mean"] == pytest.approx(sum(finals) / 2)
     assert row["fid"]["sd"] == pytest.approx(abs(finals[0] - finals[1]) / 2 ** 0.5)
     assert row["train_seconds"]["mean"] > 0 and row["core_seconds"] > 0 and set(row["curve"]) == {"10", "20", "30"}
-    assert table["results"][0]["model"] == "vanilla"  # what `ganzoo report` reads
+    assert table["results"][0]["model"] == "vanilla"  # what `ganzoo report` reads, with the curve it charts
+    assert table["results"][0]["curve"] == row["curve"] and table["results"][0]["curve_metric"] == "fid"
     text = (out / "table.md").read_text()
     assert "| vanilla | digits | 2/2 | 30 | fp32 |" in text and "real vs real (floor)" in text and "Made by:" in text
     from ganzoo.engine.precision import device_label
@@ -333,6 +334,19 @@ steps = "400k"
     assert "ema" in final
     text = (out / "table.md").read_text()
     assert "PacGAN T1 GAN: 6.3 / 98.2 (400k)" in text and "| ring8 | vanilla | 1/1 | 20 |" in text
+    # `ganzoo report` reads the table: the raw generator's numbers, and its high-quality share over training
+    from ganzoo.tools.report import build_report
+
+    md, page, tables = build_report([out / "table.json"])
+    ((title, header, (row,)),) = tables
+    assert row[:3] == ["vanilla", "ring8", "fp32"] and row[header.index("modes captured")] == str(
+        final["raw"]["modes_captured"])
+    assert row[header.index("high-quality samples")] == f"{final['raw']['high_quality_fraction']:.1%}"
+    evals = {x["step"]: x["metrics"]["raw"]["high_quality_fraction"] for x in lines if "metrics" in x}
+    assert sorted(evals) == [10, 20]
+    chart = page.split("<h2>convergence</h2>")[1]
+    assert "ring8: high-quality samples over training" in chart and "vanilla" in chart
+    assert "Convergence curves" in md
 
 
 def test_suite_show_lists_the_runs_and_estimates_their_cost(shared_cache, tmp_path):
