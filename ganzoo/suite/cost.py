@@ -1,5 +1,6 @@
-"""What a suite will cost before it runs: a few timed steps per distinct model setting, one timed measurement per
-dataset, the start-up of a worker, then the runs scheduled longest-first over the workers (as the executor does).
+"""What a suite will cost before it runs: a few timed steps per distinct model setting (at least a second of them,
+after a warm-up), one timed measurement per dataset, the start-up of a worker, then the runs scheduled longest-first
+over the workers (as the executor does).
 
 Timings are made here with one thread, as each worker trains; workers sharing a small machine's memory bandwidth run
 a little slower than one alone, so the estimate is a lower bound on a busy machine.
@@ -32,8 +33,18 @@ def startup_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def time_setting(run: SuiteRun, timed_steps: int) -> dict[str, float]:
-    """Seconds to build this run's trainer and per training step (median of `timed_steps` after one warm-up)."""
+#: Seconds of warm-up and of timing per setting at least. Five steps after one warm-up step were too few for a
+#: 2-D MLP's ~15 ms step: `suite show pacgan-2d` on an idle machine predicted 17 min for vanilla on ring8 (its first
+#: setting) and 12 min for the same networks on grid25, and the run took about 12. A slow model still gets its
+#: `timed_steps`.
+WARMUP_SECONDS = 0.5
+TIMED_SECONDS = 1.0
+
+
+def time_setting(run: SuiteRun, timed_steps: int, warmup_seconds: float = WARMUP_SECONDS,
+                 timed_seconds: float = TIMED_SECONDS) -> dict[str, Any]:
+    """Seconds to build this run's trainer and per training step: the median of at least `timed_steps` steps and
+    `timed_seconds` of them, after one step and at least `warmup_seconds` of warm-up."""
     import torch
 
     from ganzoo.run.trainer import Trainer
@@ -45,18 +56,25 @@ def time_setting(run: SuiteRun, timed_steps: int) -> dict[str, float]:
             t0 = time.perf_counter()
             trainer = Trainer(run.config(Path(tmp) / "run"), progress=False)
             build = time.perf_counter() - t0
+            total = trainer.config.steps
+            step = 1  # past a short run's last step the index wraps, so lazy regularisers keep their interval
             try:
-                trainer.step(1)
-                times = []
-                for i in range(timed_steps):
+                t0 = time.perf_counter()
+                while step == 1 or time.perf_counter() - t0 < warmup_seconds:
+                    trainer.step((step - 1) % total + 1)
+                    step += 1
+                times: list[float] = []
+                while len(times) < timed_steps or sum(times) < timed_seconds:
                     t = time.perf_counter()
-                    trainer.step(i + 2)
+                    trainer.step((step - 1) % total + 1)
                     times.append(time.perf_counter() - t)
+                    step += 1
             finally:
                 trainer.close()
         times.sort()
-        return {"build": build, "step": times[len(times) // 2], "steps_total": trainer.config.steps,
-                "trainer": trainer}
+        return {"build": build, "step": times[len(times) // 2], "timed": len(times), "timed_seconds": sum(times),
+                "warmup": step - 1 - len(times),
+                "steps_total": total, "trainer": trainer}
     finally:
         torch.set_num_threads(threads)
 

@@ -361,6 +361,18 @@ def test_suite_show_lists_the_runs_and_estimates_their_cost(shared_cache, tmp_pa
     assert est["wall_seconds"] == pytest.approx(max(est["seconds"].values()))
 
 
+def test_the_estimate_times_a_fast_step_for_at_least_its_minimum_duration(tmp_path):
+    """A 2-D MLP's step is ~15 ms: five of them after one warm-up step misread it by 40% on a just-woken machine."""
+    from ganzoo.suite.cost import time_setting
+
+    run = resolve_suite(str(write_suite(tmp_path / "s.toml"))).runs[0]  # 30 steps of a small MLP
+    exact = time_setting(run, 3, warmup_seconds=0, timed_seconds=0)
+    assert (exact["timed"], exact["warmup"]) == (3, 1)  # a slow step: `timed_steps` after one warm-up step
+    long = time_setting(run, 3, warmup_seconds=0.2, timed_seconds=0.5)
+    assert long["timed_seconds"] >= 0.5 and long["timed"] > 3 and long["warmup"] > 1
+    assert long["warmup"] + long["timed"] > run.settings["steps"]  # past the run's last step the index wraps
+
+
 def test_suite_commands_refuse_bad_input_in_one_line(shared_cache, tmp_path):
     for args, message in ((("suite", "run", "digits-quality"), "needs --out"),
                           (("suite", "show"), "needs a suite name"),
