@@ -63,6 +63,7 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
         ends = [next(x for x in lines if "done" in x) for _, lines in done]
         if kind == "speed":
             row["benches"] = [e["bench"] for e in ends]
+            row["core_seconds"] = sum(e.get("wall_seconds") or 0 for e in ends)  # one run at a time, all cores
         else:
             row.update(trained_in(lines for _, lines in done))
             finals = [[x for x in lines if "metrics" in x][-1] for _, lines in done]
@@ -214,9 +215,9 @@ def markdown(summary: dict) -> str:
     elif kind == "modes":
         lines += ["Mean ± sd over seeds; HQ = high-quality share in %.", "",
                   "| dataset | model | seeds | steps | trained in | modes (raw) | HQ % (raw) | reverse KL (raw) | "
-                  "modes (EMA) | HQ % (EMA) | reverse KL (EMA) | train s | "
+                  "modes (EMA) | HQ % (EMA) | reverse KL (EMA) | train s | core-s | "
                   "published: modes / HQ % / rKL (iterations) |",
-                  "|---" * 13 + "|"]
+                  "|---" * 14 + "|"]
         for r in sorted(summary["rows"], key=lambda r: (r["dataset"], r["group"])):
             pub = "<br>".join(f"{p.get('source')} {p.get('row')}: {p.get('modes')} / {p.get('high_quality')}"
                               + (f" / {p['reverse_kl']}" if p.get("reverse_kl") is not None else "")
@@ -224,7 +225,7 @@ def markdown(summary: dict) -> str:
             if not r["seeds"]:
                 lines.append(f"| {r['dataset']} | {r['group']} | 0/{r['seeds_total']} | - | "
                              + "- | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
-                                         else "not finished") + f" ||||||| {pub} |")
+                                         else "not finished") + f" |||||||| {pub} |")
                 continue
             lines.append(
                 f"| {r['dataset']} | {r['group']} | {len(r['seeds'])}/{r['seeds_total']} | {r['steps']} | "
@@ -232,14 +233,16 @@ def markdown(summary: dict) -> str:
                 f"{fmt(r['raw_high_quality_fraction'], 3, 100)} | "
                 f"{fmt(r['raw_reverse_kl'], 2)} | {fmt(r['ema_modes_captured'], 2)} | "
                 f"{fmt(r['ema_high_quality_fraction'], 3, 100)} | {fmt(r['ema_reverse_kl'], 2)} | "
-                f"{fmt(r['train_seconds'], 2)} | {pub} |")
+                f"{fmt(r['train_seconds'], 2)} | {r['core_seconds']:.0f} | {pub} |")
         context = summary["table"].get("context") or []
         if context:
             lines += ["", "Published rows with no ganzoo model, for context:", "", "| source | row | values |",
                       "|---|---|---|"]
             lines += [f"| {c.get('source')} | {c.get('row')} | {c.get('values')} |" for c in context]
     else:
-        lines += ["| model | setting | img/s | vs eager fp32 | vs tuned eager | MFU |", "|---|---|---|---|---|---|"]
+        lines += ["Cost: the seconds each model's bench took (one at a time, on every core).", "",
+                  "| model | setting | img/s | vs eager fp32 | vs tuned eager | MFU | bench s |",
+                  "|---|---|---|---|---|---|---|"]
         for r in summary["rows"]:
             for b in r.get("benches", []):
                 for x in b.get("results", []):
@@ -247,10 +250,10 @@ def markdown(summary: dict) -> str:
                         continue
                     lines.append(f"| {r['group']} | {x.get('setting')} | {_num(x.get('img_per_s'))} | "
                                  f"{_num(x.get('speedup_vs_eager'))} | {_num(x.get('speedup_vs_tuned'))} | "
-                                 f"{_num(x.get('mfu'))} |")
+                                 f"{_num(x.get('mfu'))} | {r['core_seconds']:.0f} |")
             if not r.get("benches"):
                 lines.append(f"| {r['group']} | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
-                                                     else "not finished") + " |||||")
+                                                     else "not finished") + " ||||||")
     if kind != "speed":
         lines += _machines(summary)
     curves = [(r["group"], r["dataset"], r.get("curve")) for r in summary["rows"] if r.get("curve")

@@ -334,6 +334,10 @@ steps = "400k"
     assert "ema" in final
     text = (out / "table.md").read_text()
     assert "PacGAN T1 GAN: 6.3 / 98.2 (400k)" in text and "| ring8 | vanilla | 1/1 | 20 |" in text
+    (summary_row,) = json.loads((out / "table.json").read_text())["rows"]
+    done = next(x for x in lines if "done" in x)  # the row's cost: training and measuring, in core-seconds
+    assert summary_row["core_seconds"] == pytest.approx(done["train_seconds"] + done["eval_seconds"])
+    assert f"| {summary_row['core_seconds']:.0f} | PacGAN T1" in text
     # `ganzoo report` reads the table: the raw generator's numbers, and its high-quality share over training
     from ganzoo.tools.report import build_report
 
@@ -404,7 +408,10 @@ precisions = ["fp32"]
     (bench,) = table["benches"]  # a `ganzoo bench --all` file for `ganzoo report`
     settings = [r["setting"] for r in bench["results"]]
     assert "eager-fp32-reference" in settings and any(s.startswith("fp32") for s in settings)
-    assert "| vanilla | fp32" in (out / "table.md").read_text()
+    text = (out / "table.md").read_text()
+    assert "| vanilla | fp32" in text
+    (row,) = json.loads((out / "table.json").read_text())["rows"]
+    assert row["core_seconds"] > 0 and f"| {row['core_seconds']:.0f} |" in text  # the row's cost
 
 
 def test_suite_show_says_which_runs_cannot_be_built_and_estimates_the_rest(shared_cache, tmp_path):
@@ -418,7 +425,7 @@ def test_suite_show_says_which_runs_cannot_be_built_and_estimates_the_rest(share
     assert runs["vanilla"] in est["seconds"] and "multiple of 8" in est["problems"][runs["sngan"]]
 
 
-@pytest.mark.parametrize("kind", ["quality", "modes"])
+@pytest.mark.parametrize("kind", ["quality", "modes", "speed"])
 def test_unfinished_and_failed_rows_have_as_many_cells_as_the_header(kind):
     from ganzoo.suite.table import markdown
 
@@ -427,7 +434,8 @@ def test_unfinished_and_failed_rows_have_as_many_cells_as_the_header(kind):
     text = markdown({"suite": "s", "description": "", "kind": kind, "rows": rows, "floors": {}, "commands": [],
                      "table": {}, "ganzoo": "0", "commit": None, "machine": "m", "wall_seconds": None,
                      "evaluation": {"samples": 10, "noise_seed": 1, "kid_seed": 0, "feature_extractor": "x",
-                                    "every": 0}})
+                                    "every": 0, "rounds": 1, "steps": 1, "batch_size": 8, "shape": [2],
+                                    "compile": "off"}})
     table = [line for line in text.splitlines() if line.startswith("|")]
     header, body = table[0], table[2:]
     assert len(body) == 2 and "not finished" in body[0] and "failed: DivergenceError" in body[1]
