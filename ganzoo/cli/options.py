@@ -180,7 +180,8 @@ class SuiteCommand:
                                      "seed, label or id (repeatable; keys AND, values OR), e.g. --only dataset=ring8: "
                                      "a long suite runs in parts into one --out", kind="list", repeat=True,
                                metavar="KEY=VALUE[,VALUE]")
-    timed_steps: int = arg(5, "show: steps timed per distinct model for the cost estimate (default 5; 0: no "
+    timed_steps: int = arg(5, "show: the fewest steps timed per distinct model for the cost estimate, which "
+                              "times at least a second of steps after half a second of warm-up (default 5; 0: no "
                               "estimate)", kind="int0")
     json: bool = json_arg()
     quiet: bool = quiet_arg("run: no live view, one line per finished run")

@@ -63,7 +63,7 @@ def summarize(folder: SuiteFolder, wall_seconds: Optional[float] = None) -> dict
         ends = [next(x for x in lines if "done" in x) for _, lines in done]
         if kind == "speed":
             row["benches"] = [e["bench"] for e in ends]
-            row["core_seconds"] = sum(e.get("wall_seconds") or 0 for e in ends)  # one run at a time, all cores
+            row["bench_seconds"] = [e.get("wall_seconds") for e in ends]  # one bench at a time, on every core
         else:
             row.update(trained_in(lines for _, lines in done))
             finals = [[x for x in lines if "metrics" in x][-1] for _, lines in done]
@@ -244,13 +244,13 @@ def markdown(summary: dict) -> str:
                   "| model | setting | img/s | vs eager fp32 | vs tuned eager | MFU | bench s |",
                   "|---|---|---|---|---|---|---|"]
         for r in summary["rows"]:
-            for b in r.get("benches", []):
+            for b, took in zip(r.get("benches", []), r.get("bench_seconds") or []):
                 for x in b.get("results", []):
                     if x.get("kind") == "reference":
                         continue
                     lines.append(f"| {r['group']} | {x.get('setting')} | {_num(x.get('img_per_s'))} | "
                                  f"{_num(x.get('speedup_vs_eager'))} | {_num(x.get('speedup_vs_tuned'))} | "
-                                 f"{_num(x.get('mfu'))} | {r['core_seconds']:.0f} |")
+                                 f"{_num(x.get('mfu'))} | {_num(took)} |")
             if not r.get("benches"):
                 lines.append(f"| {r['group']} | " + (f"failed: {next(iter(r['errors'].values()))}" if r["errors"]
                                                      else "not finished") + " ||||||")

@@ -249,7 +249,9 @@ def convergence_charts(quality: list[dict]) -> list[str]:
         curve, metric = q.get("curve"), q.get("curve_metric")
         if not isinstance(curve, dict) or len(curve) < 2 or metric not in READABLE:
             continue
-        groups.setdefault((q["dataset"], metric), {})[q["model"]] = [(float(s), float(v)) for s, v in curve.items()]
+        series = groups.setdefault((q["dataset"], metric), {})
+        name = q["model"] if q["model"] not in series else f"{q['model']} ({q.get('source', '?')})"  # two tables
+        series[name] = [(float(s), float(v)) for s, v in curve.items()]
     return [svgplot.line_chart(series, f"{dataset}: {READABLE[metric]} over training (mean over seeds)", "step",
                                READABLE[metric]) for (dataset, metric), series in groups.items()]
 

@@ -89,7 +89,7 @@ class _Frame:
                 out.append(f"<text x='{x:.1f}' y='{y0 + 14}' text-anchor='middle' {FONT}>{_fmt(t)}</text>")
         out.append(f"<line x1='{x0}' x2='{x1}' y1='{y0}' y2='{y0}' stroke='#333'/>")
         out.append(f"<line x1='{x0}' x2='{x0}' y1='{y0}' y2='{y1}' stroke='#333'/>")
-        out.append(f"<text x='{(x0 + x1) / 2:.1f}' y='{self.height - 6}' text-anchor='middle' {FONT}>"
+        out.append(f"<text x='{(x0 + x1) / 2:.1f}' y='{y0 + 32}' text-anchor='middle' {FONT}>"
                    f"{_esc(xlabel)}</text>")
         out.append(f"<text transform='translate(12 {(y0 + y1) / 2:.1f}) rotate(-90)' text-anchor='middle' {FONT}>"
                    f"{_esc(ylabel)}</text>")
@@ -101,28 +101,57 @@ def _svg(width: int, height: int, parts: list[str], label: str) -> str:
             f"viewBox='0 0 {width} {height}' role='img' aria-label='{_esc(label)}'>" + "".join(parts) + "</svg>")
 
 
+#: Line styles once the palette's colours are used up: every series of a chart stays distinguishable
+DASHES = ["", "6,3", "2,2", "8,3,2,3"]
+LEGEND_ROW = 14
+
+
+def _legend_rows(names: list[str], left: int, right_edge: int) -> list[list[tuple[str, int, int]]]:
+    """(name, index, x) per legend entry, wrapped into rows that fit between `left` and `right_edge`."""
+    rows: list[list[tuple[str, int, int]]] = [[]]
+    x = left
+    for i, name in enumerate(names):
+        w = 24 + 6 * len(name)  # swatch, gap and about 6 px per character at the 11 px font
+        if rows[-1] and x + w > right_edge:
+            rows.append([])
+            x = left
+        rows[-1].append((name, i, x))
+        x += w
+    return rows
+
+
 def line_chart(series: dict[str, list[tuple[float, float]]], title: str, xlabel: str, ylabel: str,
                width: int = 420, height: int = 240) -> str:
-    """One polyline per named series of (x, y) points, with a legend; non-finite points are dropped."""
+    """One polyline per named series of (x, y) points, with a legend below the axes (as many rows as the names
+    need; colours, then dash patterns, tell the series apart); non-finite points are dropped."""
     clean = {k: [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)] for k, pts in series.items()}
     clean = {k: v for k, v in clean.items() if v}
     xs = [x for pts in clean.values() for x, _ in pts]
     ys = [y for pts in clean.values() for _, y in pts]
-    f = _Frame(width, height, xs, ys)
+    rows = _legend_rows(list(clean), 56, width - 12) if clean else []
+    extra = LEGEND_ROW * len(rows)
+    f = _Frame(width, height + extra, xs, ys, bottom=38 + extra)
     parts = f.axes(title, xlabel, ylabel)
+    n = len(PALETTE)
     for i, (name, pts) in enumerate(clean.items()):
-        color = PALETTE[i % len(PALETTE)]
+        color, dash = PALETTE[i % n], DASHES[(i // n) % len(DASHES)]
+        style = f" stroke-dasharray='{dash}'" if dash else ""
         coords = " ".join(f"{f.x(x):.1f},{f.y(y):.1f}" for x, y in pts)
         if len(pts) == 1:
             parts.append(f"<circle cx='{f.x(pts[0][0]):.1f}' cy='{f.y(pts[0][1]):.1f}' r='3' fill='{color}' "
                          f"data-series='{_esc(name)}'/>")
         else:
-            parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.6' points='{coords}' "
+            parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='1.6'{style} points='{coords}' "
                          f"data-series='{_esc(name)}'/>")
-        lx = f.left + 8 + 90 * i
-        parts.append(f"<rect x='{lx}' y='{f.top + 4}' width='10' height='3' fill='{color}'/>"
-                     f"<text x='{lx + 14}' y='{f.top + 9}' {FONT}>{_esc(name)}</text>")
-    return _svg(width, height, parts, title)
+    for r, row in enumerate(rows):
+        y = height + 10 + LEGEND_ROW * r  # below the x-axis label, in the rows added for the legend
+        for name, i, x in row:
+            dash = DASHES[(i // n) % len(DASHES)]
+            style = f" stroke-dasharray='{dash}'" if dash else ""
+            parts.append(f"<line x1='{x}' x2='{x + 16}' y1='{y - 4}' y2='{y - 4}' stroke='{PALETTE[i % n]}' "
+                         f"stroke-width='2'{style}/><text x='{x + 20}' y='{y}' {FONT} class='legend'>"
+                         f"{_esc(name)}</text>")
+    return _svg(width, height + extra, parts, title)
 
 
 def bar_chart(bars: list[tuple[str, float, Optional[float], Optional[float]]], title: str, xlabel: str,

@@ -115,6 +115,24 @@ def test_svg_line_chart_maps_every_point_inside_the_axes():
     assert ticks[0] <= 0.13 and ticks[-1] >= 9.7 and len(ticks) <= 8
 
 
+def test_svg_line_chart_keeps_a_legend_of_thirteen_models_inside_and_their_lines_distinct():
+    """A digits suite charts 13 models per dataset: more names than one legend row and than the palette's colours."""
+    names = ["vanilla", "minimax", "dcgan", "wgan-gp", "wgan", "sngan", "gan-r1", "pacgan", "acgan", "infogan",
+             "sngan-resnet", "r3gan", "stylegan2-ada-cond"]
+    series = {n: [(0.0, float(i)), (10.0, float(i + 1))] for i, n in enumerate(names)}
+    root = ET.fromstring(svgplot.line_chart(series, "digits: FID", "step", "FID", width=420, height=240))
+    width, height = float(root.get("width")), float(root.get("height"))
+    labels = [e for e in root.iter(f"{SVG}text") if e.get("class") == "legend"]
+    assert [e.text for e in labels] == names and height > 240  # rows were added for the legend
+    for e in labels:  # about 6 px a character at the 11 px font, as the layout assumes
+        assert float(e.get("x")) + 6 * len(e.text) <= width and float(e.get("y")) <= height, e.text
+    assert len({float(e.get("y")) for e in labels}) > 1  # wrapped into rows
+    lines = list(root.iter(f"{SVG}polyline"))
+    assert len({(e.get("stroke"), e.get("stroke-dasharray")) for e in lines}) == len(names)
+    axis_y = max(float(e.get("y1")) for e in root.iter(f"{SVG}line") if e.get("stroke") == "#333")
+    assert all(float(e.get("y")) > axis_y + 32 for e in labels)  # below the x-axis and its label
+
+
 def test_report_has_charts_tables_and_readable_columns(tmp_path):
     zoo, quality, run = _write_inputs(tmp_path)
     md, page, tables = build_report([zoo, quality, run])
