@@ -111,7 +111,7 @@ def _legend_rows(names: list[str], left: int, right_edge: int) -> list[list[tupl
     rows: list[list[tuple[str, int, int]]] = [[]]
     x = left
     for i, name in enumerate(names):
-        w = 24 + 6 * len(name)  # swatch, gap and about 6 px per character at the 11 px font
+        w = 28 + 7 * len(name)  # swatch, gaps and about 7 px per character at the 11 px font
         if rows[-1] and x + w > right_edge:
             rows.append([])
             x = left

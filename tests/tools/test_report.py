@@ -124,8 +124,8 @@ def test_svg_line_chart_keeps_a_legend_of_thirteen_models_inside_and_their_lines
     width, height = float(root.get("width")), float(root.get("height"))
     labels = [e for e in root.iter(f"{SVG}text") if e.get("class") == "legend"]
     assert [e.text for e in labels] == names and height > 240  # rows were added for the legend
-    for e in labels:  # about 6 px a character at the 11 px font, as the layout assumes
-        assert float(e.get("x")) + 6 * len(e.text) <= width and float(e.get("y")) <= height, e.text
+    for e in labels:  # about 7 px a character at the 11 px font, as the layout assumes
+        assert float(e.get("x")) + 7 * len(e.text) <= width and float(e.get("y")) <= height, e.text
     assert len({float(e.get("y")) for e in labels}) > 1  # wrapped into rows
     lines = list(root.iter(f"{SVG}polyline"))
     assert len({(e.get("stroke"), e.get("stroke-dasharray")) for e in lines}) == len(names)
