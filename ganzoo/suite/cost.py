@@ -35,7 +35,7 @@ def startup_seconds() -> float:
 
 
 #: Seconds of warm-up and of timing per setting at least. Five steps after one warm-up step were too few for a
-#: 2-D MLP's ~15 ms step: `suite show pacgan-2d` on an idle machine predicted 17 min for vanilla on ring8 (its first
+#: 2-D MLP's ~15 ms step: `suite show pacgan-2d` on an idle machine predicted 17 min for its GAN on ring8 (its first
 #: setting) and 12 min for the same networks on grid25, and the run took about 12. A slow model still gets its
 #: `timed_steps`.
 WARMUP_SECONDS = 0.5
